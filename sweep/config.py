@@ -1,0 +1,405 @@
+"""Typed configuration: the one boundary between Hydra's DictConfig and the engine.
+
+`load_config(overrides)` composes conf/ with Hydra (compose API, `version_base="1.3"`) and
+turns the result into a frozen `SweepConfig`. Below this module nobody reads a DictConfig and
+nobody mutates config. Every problem (unknown key, wrong type, out-of-range value) is
+collected into one `ConfigError` that names the key, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sweep.errors import ConfigError, Problem, Problems
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = REPO_ROOT / "conf"
+SEARCH_SPACE_DIR = REPO_ROOT / "search_spaces"
+
+DataFormat = Literal["chat", "alpaca", "completion", "preference"]
+Objective = Literal["sft", "orpo"]
+
+
+@dataclass(frozen=True)
+class TinyArch:
+    """A toy-size real architecture built locally (no hub)."""
+
+    architecture: Literal["llama", "qwen2", "mistral"]
+    hidden_size: int = 64
+    intermediate_size: int = 176
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    vocab_size: int = 1024
+    max_position_embeddings: int = 512
+    sliding_window: int | None = None
+    rope_theta: float = 10000.0
+    tie_word_embeddings: bool = False
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A model preset (conf/model/*.yaml)."""
+
+    name: str
+    family: str
+    hub_id: str | None = None  # real presets: a HuggingFace hub id
+    path: str | None = None  # a local HF model folder; wins over hub_id
+    tiny: TinyArch | None = None  # toy presets: built and cached locally
+    chat_template: str = "tokenizer_default"  # Axolotl's name for the model's own template
+    target_modules: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    load_in_4bit: bool = False  # QLoRA presets
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    trust_remote_code: bool = False
+    revision: str | None = None
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.tiny is not None
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data is and how it is turned into token ids (conf/data/*.yaml)."""
+
+    path: str
+    format: DataFormat = "chat"
+    eval_path: str | None = None  # held-out file; else `val_set_size` of the train file
+    val_set_size: float = 0.0
+    max_seq_len: int = 256
+    add_eos: bool = True  # end every answer with the end-of-turn / eos token
+    chat_template: str = "tokenizer_default"  # template used to render chat data
+    system_prompt: str | None = None
+    max_train_examples: int | None = None
+    max_eval_examples: int | None = None
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    name: Literal["tpe", "random", "grid"] = "tpe"
+    n_startup_trials: int = 5
+    multivariate: bool = True
+    constant_liar: bool = True
+
+
+@dataclass(frozen=True)
+class PrunerConfig:
+    name: Literal["median", "hyperband", "successive_halving", "none"] = "median"
+    n_startup_trials: int = 3  # median: trials that must finish before any pruning
+    n_warmup_steps: int = 0  # median: steps before a trial can be pruned
+    interval_steps: int = 1
+    min_resource: int = 1  # hyperband / successive halving (in eval reports)
+    reduction_factor: int = 3
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    name: Literal["auto", "inline", "ray"] = "auto"
+    address: str | None = None  # Ray cluster address; RAY_ADDRESS works too
+    num_cpus: int | None = None  # local Ray only
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float | None = None  # None: derived from the memory estimate
+    max_concurrent: int | None = None
+    gpu_memory_gb: float | None = None  # None: read from the device
+    storage_proxy_port: int | None = None  # gRPC storage proxy for multi-node sweeps
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    name: Literal["none", "wandb"] = "none"
+    project: str = "lora-sweep"
+    entity: str | None = None
+    mode: Literal["auto", "offline", "online", "disabled"] = "auto"
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    name: Literal["auto", "peft", "unsloth"] = "auto"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Runtime knobs that are not searched (the searched ones live in `TrialParams`)."""
+
+    micro_batch_size: int = 8  # largest micro batch a trial starts with; halves on OOM
+    eval_every: int = 10  # optimizer steps between eval-loss reports (pruning points)
+    gradient_checkpointing: bool = False
+    num_threads: int | None = None  # torch threads in a trial (CPU); None: leave as is
+    divergence_factor: float = 3.0  # loss above factor x initial loss = diverged
+    log_every: int = 0  # 0: progress only at evals
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Everything one sweep needs; built once by `load_config`."""
+
+    study_name: str
+    n_trials: int
+    output_dir: str
+    seed: int
+    storage: str | None
+    search_space: str
+    model: ModelConfig
+    data: DataConfig
+    sampler: SamplerConfig
+    pruner: PrunerConfig
+    executor: ExecutorConfig
+    tracker: TrackerConfig
+    backend: BackendConfig
+    train: TrainConfig
+    objective: Objective = "sft"
+    fixed: dict[str, Any] = field(default_factory=dict)
+    keep_adapters: int = 1
+    min_free_disk_gb: float = 1.0
+
+    @property
+    def study_dir(self) -> Path:
+        return Path(self.output_dir) / self.study_name
+
+    def storage_url(self) -> str:
+        if self.storage:
+            return self.storage
+        return f"sqlite:///{(self.study_dir / 'study.db').resolve()}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_plain(self)
+
+
+def to_plain(obj: Any) -> Any:
+    """Dataclasses, tuples and dicts as plain YAML-able values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_plain(v) for v in obj]
+    return obj
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def coerce(tp: Any, value: Any, key: str, problems: Problems) -> Any:
+    """Check `value` against the annotation `tp`, converting where it is lossless.
+
+    Supports the annotations used in this package: int, float, bool, str, Literal, X | None,
+    tuple[str, ...], dict[str, ...], Any and nested dataclasses.
+    """
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            if type(None) in args:
+                return None
+            problems.add(key, value, "must be set (null is not allowed here)")
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return coerce(inner[0], value, key, problems) if len(inner) == 1 else value
+    if origin is Literal:
+        if value not in args:
+            problems.add(key, value, f"choose one of {', '.join(map(str, args))}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, key, problems)
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            problems.add(key, value, "must be a list")
+            return ()
+        return tuple(coerce(args[0], v, f"{key}[{i}]", problems) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            problems.add(key, value, "must be a mapping")
+            return {}
+        return {str(k): coerce(args[1], v, f"{key}.{k}", problems) for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            problems.add(key, value, "must be true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            problems.add(key, value, "must be an integer")
+        return value
+    if tp is float:
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.add(key, value, "must be a number")
+            return value
+        if not math.isfinite(float(value)):
+            problems.add(key, value, "must be a finite number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            problems.add(key, value, "must be a string")
+        return value
+    return value
+
+
+def build(cls: type, data: Any, prefix: str, problems: Problems) -> Any:
+    """Build dataclass `cls` from a mapping; unknown and missing keys are problems."""
+    if not isinstance(data, dict):
+        problems.add(prefix, data, f"must be a mapping of {cls.__name__} settings")
+        return None
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            close = [n for n in names if n.startswith(str(key)[:3])]
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.add(f"{prefix}.{key}".lstrip("."), data[key],
+                         f"unknown key{hint}; known keys: {', '.join(sorted(names))}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}.{f.name}".lstrip(".")
+        if f.name in data:
+            kwargs[f.name] = coerce(hints[f.name], data[f.name], key, problems)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            problems.add(key, None, "is required")
+            kwargs[f.name] = None
+    try:
+        return cls(**kwargs)
+    except TypeError:  # only reachable with problems already recorded
+        return None
+
+
+_STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def validate(cfg: SweepConfig, problems: Problems) -> None:
+    """Range and consistency checks that types alone cannot express."""
+    if not _STUDY_NAME.match(str(cfg.study_name)) or ".." in str(cfg.study_name):
+        problems.add("study_name", cfg.study_name,
+                     "use letters, digits, '_', '-' or '.', no path separators or '..' "
+                     "(the study folder must stay inside output_dir)")
+    if isinstance(cfg.n_trials, int) and cfg.n_trials < 1:
+        problems.add("n_trials", cfg.n_trials, "must be at least 1")
+    if isinstance(cfg.keep_adapters, int) and cfg.keep_adapters < 0:
+        problems.add("keep_adapters", cfg.keep_adapters, "must be 0 or more")
+    t = cfg.train
+    if t is not None:
+        if isinstance(t.micro_batch_size, int) and t.micro_batch_size < 1:
+            problems.add("train.micro_batch_size", t.micro_batch_size, "must be at least 1")
+        if isinstance(t.eval_every, int) and t.eval_every < 1:
+            problems.add("train.eval_every", t.eval_every, "must be at least 1")
+    d = cfg.data
+    if d is not None:
+        if isinstance(d.max_seq_len, int) and d.max_seq_len < 8:
+            problems.add("data.max_seq_len", d.max_seq_len, "must be at least 8 tokens")
+        if isinstance(d.val_set_size, float) and not 0.0 <= d.val_set_size < 1.0:
+            problems.add("data.val_set_size", d.val_set_size, "must be in [0, 1)")
+        if d.eval_path is None and d.val_set_size == 0.0:
+            problems.add("data.eval_path", None,
+                         "set data.eval_path to a held-out file or data.val_set_size in (0, 1)")
+        if cfg.objective == "orpo" and d.format != "preference":
+            problems.add("objective", cfg.objective,
+                         "ORPO needs preference data: use data=sample_preferences or "
+                         "data.format=preference with prompt/chosen/rejected rows")
+        if d.format == "preference" and cfg.objective != "orpo":
+            problems.add("data.format", d.format,
+                         "preference data trains with objective=orpo")
+    m = cfg.model
+    if m is not None and m.tiny is None and not (m.hub_id or m.path):
+        problems.add(f"model.{m.name}", None, "set model.hub_id or model.path")
+    if cfg.executor is not None and cfg.executor.cpus_per_trial <= 0:
+        problems.add("executor.cpus_per_trial", cfg.executor.cpus_per_trial, "must be > 0")
+
+
+def from_dict(raw: dict[str, Any]) -> SweepConfig:
+    """Typed, validated `SweepConfig` from a plain mapping (the composed Hydra config)."""
+    problems = Problems()
+    raw = dict(raw)
+    raw.pop("hydra", None)
+    cfg = build(SweepConfig, raw, "", problems)
+    if cfg is not None:
+        validate(cfg, problems)
+    problems.raise_if_any()
+    # Relative paths are resolved once, here, against the directory the user ran from.
+    out = str(Path(cfg.output_dir).expanduser().resolve())
+    data = dataclasses.replace(
+        cfg.data,
+        path=_resolve_path(cfg.data.path),
+        eval_path=_resolve_path(cfg.data.eval_path) if cfg.data.eval_path else None,
+    )
+    return dataclasses.replace(cfg, output_dir=out, data=data)
+
+
+def _resolve_path(p: str) -> str:
+    path = Path(p).expanduser()
+    if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
+        path = REPO_ROOT / path  # shipped files (sample_data/...) work from any directory
+    return str(path.resolve())
+
+
+def compose(overrides: list[str], config_name: str = "config") -> dict[str, Any]:
+    """Compose conf/ with Hydra and return a plain dict; Hydra errors become ConfigError."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(_hydra_problem(exc, overrides)) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _hydra_problem(exc: Exception, overrides: list[str]) -> Problem:
+    text = " ".join(str(exc).split())
+    m = re.search(r"Could not find '(\w+)/(\S+?)'", text) or re.search(
+        r"In '\w+': Could not find '(\w+)/(\S+?)'", text)
+    if m:
+        group, choice = m.group(1), m.group(2)
+        options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+        return Problem(group, choice, f"unknown {group}; choose one of {', '.join(options)}")
+    m = re.search(r"Key '([\w.]+)' is not in struct", text) or re.search(
+        r"Could not override '([\w.]+)'", text)
+    if m:
+        key = m.group(1)
+        value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == key), None)
+        return Problem(key, value, "unknown config key; see `python -m sweep --cfg` for the "
+                       "keys, or use +fixed.NAME=VALUE to pin a training setting")
+    bad = next((o for o in overrides if "=" not in o), None)
+    if bad is not None:
+        return Problem("override", bad, "write overrides as key=value (e.g. n_trials=4)")
+    return Problem("overrides", " ".join(overrides), f"Hydra could not compose them: {text}")
+
+
+def load_config(overrides: list[str]) -> SweepConfig:
+    """Compose, type and validate: the only way the engine gets its config."""
+    return from_dict(compose(overrides))
+
+
+def expected(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+__all__ = [
+    "BackendConfig", "ConfigError", "DataConfig", "ExecutorConfig", "ModelConfig",
+    "PrunerConfig", "SamplerConfig", "SweepConfig", "TinyArch", "TrackerConfig",
+    "TrainConfig", "compose", "from_dict", "load_config", "to_plain",
+]

@@ -1,0 +1,163 @@
+"""The whole pipeline, top to bottom: config -> checks -> study -> trials -> outputs.
+
+`run(cfg)` is everything `python -m sweep` does:
+1. load the search space and check every input (data, model, backend, disk) before anything
+   is written (bad input -> ConfigError -> exit status 2);
+2. open (or resume) the Optuna study in its storage, retry trials a killed sweep left running,
+   and enqueue the space's known-good configurations once;
+3. hand trials to the executor (inline or Ray); after each trial the study folder is refreshed
+   (trials.csv, best.yaml, best adapter) and the tracker told;
+4. print the best trials and where everything is.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from sweep import backends, data, executors, models, results, search_space, study, templates
+from sweep.config import SweepConfig
+from sweep.errors import ConfigError, Problem
+from sweep.progress import Progress
+from sweep.search_space import SearchSpace
+
+
+@dataclass
+class SweepSummary:
+    cfg: SweepConfig
+    study: optuna.Study
+    best: optuna.trial.FrozenTrial | None
+    counts: dict[str, int]
+
+
+def load_space(cfg: SweepConfig) -> SearchSpace:
+    return search_space.load(cfg.search_space, cli_fixed=cfg.fixed, targets=cfg.model.target_modules.keys())
+
+
+def preflight(cfg: SweepConfig, space: SearchSpace) -> None:
+    """Every check that can fail on user input, before anything is written to the study folder."""
+    backends.resolve_name(cfg.backend.name)
+    executor = executors.resolve_name(cfg)
+    if executor == "inline" and cfg.executor.address:
+        raise ConfigError(Problem("executor.address", cfg.executor.address,
+                                  "a cluster address needs executor=ray (or auto)"))
+    if cfg.sampler.name == "grid":
+        space.grid()  # raises for continuous dimensions
+    train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
+    location = models.resolve(cfg.model)
+    _check_encoding(cfg, space, location, train_rows, eval_rows)
+    _check_disk(cfg)
+
+
+def _check_encoding(cfg: SweepConfig, space: SearchSpace, location: str, train_rows, eval_rows) -> None:
+    """Encode the data with every chat template the space can pick (catches length problems)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(location, trust_remote_code=cfg.model.trust_remote_code,
+                                        revision=cfg.model.revision)
+    own = tok.chat_template
+    names = {space.fixed.get("chat_template") or cfg.data.chat_template}
+    for p in space.params:
+        if p.name == "chat_template":
+            names = set(p.choices)
+    for name in sorted(n for n in names if n):
+        tok.chat_template = own
+        tpl = templates.apply_template(tok, name)
+        if cfg.data.format in ("chat", "preference") and not tok.chat_template:
+            raise ConfigError(Problem("data.chat_template", name, "the tokenizer has no chat template; "
+                                      "name one (chatml, llama3, ...)"))
+        enc = data.Encoder(tok, cfg.data, tpl.end_of_turn)
+        data.encode_rows(enc, train_rows, "data.path") if cfg.objective != "orpo" else \
+            data.encode_preferences(enc, train_rows)
+        data.encode_rows(enc, eval_rows, "data.eval_path")
+
+
+def _check_disk(cfg: SweepConfig) -> None:
+    from pathlib import Path
+
+    probe = Path(cfg.output_dir)
+    while not probe.exists():
+        probe = probe.parent
+    free_gb = shutil.disk_usage(probe).free / 2**30
+    if free_gb < cfg.min_free_disk_gb:
+        raise ConfigError(Problem("output_dir", cfg.output_dir,
+                                  f"only {free_gb:.2f} GiB free (< min_free_disk_gb={cfg.min_free_disk_gb:g}); "
+                                  "free space or point output_dir elsewhere"))
+
+
+def open_study(cfg: SweepConfig, space: SearchSpace) -> optuna.Study:
+    existing = study.load_existing(cfg)
+    if existing is not None:
+        study.check_resumable(existing, cfg, space)
+    cfg.study_dir.mkdir(parents=True, exist_ok=True)
+    st = study.open_study(cfg, space)
+    if "identity" not in st.user_attrs:
+        st.set_user_attr("identity", study.identity(cfg, space))
+        st.set_user_attr("config", cfg.to_dict())
+        st.set_user_attr("search_space", space.to_dict())
+        for values in space.enqueue:
+            st.enqueue_trial(values, user_attrs={"enqueued": True}, skip_if_exists=True)
+    return st
+
+
+def run(cfg: SweepConfig, *, tracker: Any = None) -> SweepSummary:
+    space = load_space(cfg)
+    preflight(cfg, space)
+    st = open_study(cfg, space)
+    recovered = study.recover_interrupted(st)
+    if recovered:
+        print(f"resuming: trials {recovered} were interrupted; retrying their configurations", file=sys.stderr)
+    before = study.counts(st)
+    progress = Progress(cfg.n_trials, already=before["finished"])
+    if before["finished"] >= cfg.n_trials:
+        print(f"study {cfg.study_name} already has {before['finished']} finished trials "
+              f"(n_trials={cfg.n_trials}); nothing to run", file=sys.stderr)
+
+    def on_trial_end(frozen: optuna.trial.FrozenTrial) -> None:
+        results.refresh(cfg, space, st)
+
+    ctx = executors.SweepContext(cfg=cfg, space=space, study=st, progress=progress, on_trial_end=on_trial_end)
+    executors.get(executors.resolve_name(cfg)).run(ctx)
+    results.refresh(cfg, space, st)
+    summary = SweepSummary(cfg, st, results.best_trial(st), study.counts(st))
+    print_summary(summary)
+    return summary
+
+
+def print_summary(s: SweepSummary, top: int = 5) -> None:
+    out = sys.stdout
+    c = s.counts
+    print(f"\nstudy {s.cfg.study_name}: {c['finished']} finished trials "
+          f"({c['COMPLETE']} complete, {c['PRUNED']} pruned, {c['FAIL']} failed)", file=out)
+    ranked = results.ranked(s.study)[:top]
+    if ranked:
+        names = sorted({k for t in ranked for k in t.params})
+        head = ["#", "eval_loss", *names]
+        rows = [[str(t.number), f"{t.value:.4f}", *[_fmt(t.params.get(n)) for n in names]] for t in ranked]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+        print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)), file=out)
+        for r in rows:
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)), file=out)
+    d = s.cfg.study_dir
+    print(f"\noutputs in {d}:", file=out)
+    for name in ("trials.csv", "best.yaml", "best_adapter", "report.html", "axolotl.yaml"):
+        if (d / name).exists():
+            print(f"  {d / name}", file=out)
+    print(f"storage: {redact_url(s.cfg.storage_url())}", file=out)
+
+
+def redact_url(url: str) -> str:
+    """Hide a password in a storage URL (postgresql://user:secret@host/db)."""
+    import re
+
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)

@@ -1,0 +1,131 @@
+"""Executors: where trials run. `inline` (one after another in this process) and `ray` (each
+trial in its own Ray worker with the resources it asked for) share the driver-side contract
+here: ask the study, run `execute` (in any process), tell the study, refresh the outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import optuna
+from optuna.trial import TrialState
+
+from sweep.config import SweepConfig
+from sweep.errors import ConfigError, OutOfMemoryAtMinimum, TrialDiverged, TrialPruned
+from sweep.search_space import SearchSpace
+
+
+@dataclass
+class Outcome:
+    """What a trial process hands back to the driver."""
+
+    state: str  # COMPLETE | PRUNED | FAIL
+    value: float | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+
+
+@dataclass
+class SweepContext:
+    cfg: SweepConfig
+    space: SearchSpace
+    study: optuna.Study
+    progress: Any
+    on_trial_end: Callable[[optuna.trial.FrozenTrial], None]
+    memory_cap: Callable[[Any], int | None] = lambda params: None
+
+
+class Executor(Protocol):
+    name: str
+
+    def run(self, ctx: SweepContext) -> None: ...
+
+
+def resolve_name(cfg: SweepConfig) -> str:
+    """`auto`: ray when a GPU is visible or a cluster address is set, inline otherwise."""
+    if cfg.executor.name != "auto":
+        return cfg.executor.name
+    if cfg.executor.address or os.environ.get("RAY_ADDRESS"):
+        return "ray"
+    import torch
+
+    return "ray" if torch.cuda.is_available() else "inline"
+
+
+def get(name: str) -> Executor:
+    if name == "ray":
+        from sweep.executors.ray import RayExecutor
+
+        return RayExecutor()
+    from sweep.executors.inline import InlineExecutor
+
+    return InlineExecutor()
+
+
+def trial_workdir(cfg: SweepConfig, number: int) -> Path:
+    return cfg.study_dir / "trials" / str(number)
+
+
+def ask(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]]:
+    """A new trial with every dimension sampled; the driver's identity recorded on it."""
+    trial = ctx.study.ask()
+    ctx.space.suggest(trial)
+    trial.set_user_attr("driver_pid", os.getpid())
+    trial.set_user_attr("driver_node", socket.gethostname())
+    return trial, dict(trial.params)
+
+
+def execute(cfg: SweepConfig, space: SearchSpace, trial_id: int, params: dict[str, Any],
+            workdir: Path | None, *, study: optuna.Study | None = None, memory_cap: int | None = None,
+            on_progress: Callable[[int, dict], None] | None = None) -> Outcome:
+    """Run one trial in the current process and classify how it ended. Never raises."""
+    from sweep.study import StudyReporter
+    from sweep.trial import run_trial
+
+    try:
+        p = space.from_values(params)
+        if study is not None:
+            reporter = StudyReporter(optuna.Trial(study, trial_id), on_progress)
+        else:
+            reporter = StudyReporter.attach(cfg, space, trial_id, None, on_progress)
+        result = run_trial(cfg, p, reporter, workdir, memory_cap=memory_cap)
+        value = result.pop("value")
+        return Outcome("COMPLETE", value, result)
+    except TrialPruned as exc:
+        return Outcome("PRUNED", None, {}, str(exc))
+    except OutOfMemoryAtMinimum as exc:
+        return Outcome("FAIL", None, {"fail_detail": str(exc)}, "oom")
+    except TrialDiverged as exc:
+        return Outcome("FAIL", None, {"fail_detail": str(exc)}, "diverged")
+    except ConfigError as exc:
+        return Outcome("FAIL", None, {}, f"config: {exc.message()}")
+    except Exception as exc:  # noqa: BLE001 - one trial's failure never takes the sweep down
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+            (workdir / "error.log").write_text(traceback.format_exc())
+        return Outcome("FAIL", None, {}, f"{type(exc).__name__}: {str(exc)[:300]}")
+
+
+def tell(ctx: SweepContext, trial: optuna.Trial | int, outcome: Outcome) -> optuna.trial.FrozenTrial:
+    """Record an outcome on the study (the single source of truth) and refresh outputs."""
+    study = ctx.study
+    number = trial.number if isinstance(trial, optuna.Trial) else trial
+    trial_id = trial._trial_id if isinstance(trial, optuna.Trial) else \
+        study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    for k, v in outcome.attrs.items():
+        study._storage.set_trial_user_attr(trial_id, k, v)
+    if outcome.reason:
+        study._storage.set_trial_user_attr(trial_id, "fail_reason" if outcome.state == "FAIL" else "prune_reason",
+                                           outcome.reason)
+    state = TrialState[outcome.state]
+    frozen = study.tell(number, outcome.value if state == TrialState.COMPLETE else None, state=state,
+                        skip_if_finished=True)
+    ctx.progress.trial_finished(number, outcome.state, outcome.value, outcome.reason)
+    ctx.on_trial_end(frozen)
+    return frozen

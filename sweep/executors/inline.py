@@ -1,0 +1,21 @@
+"""Inline executor: trials one after another in the sweep's own process."""
+
+from __future__ import annotations
+
+from sweep.executors import SweepContext, ask, execute, tell, trial_workdir
+from sweep.study import Heartbeat, missing
+
+
+class InlineExecutor:
+    name = "inline"
+
+    def run(self, ctx: SweepContext) -> None:
+        while missing(ctx.study, ctx.cfg.n_trials) > 0:
+            trial, params = ask(ctx)
+            ctx.progress.trial_started(trial.number, params)
+            with Heartbeat(ctx.study, trial._trial_id):
+                outcome = execute(ctx.cfg, ctx.space, trial._trial_id, params,
+                                  trial_workdir(ctx.cfg, trial.number), study=ctx.study,
+                                  memory_cap=ctx.memory_cap(ctx.space.from_values(params)),
+                                  on_progress=ctx.progress.update)
+            tell(ctx, trial, outcome)

@@ -1,0 +1,171 @@
+"""Model presets: where a model comes from and how it is loaded.
+
+Tiny presets (`tiny_llama`, `tiny_qwen`, `tiny_mistral`) are the real Llama / Qwen2 / Mistral
+architectures at toy size, built deterministically (fixed seed) with a byte-level BPE tokenizer
+trained in-process on the shipped sample data, saved as a normal HF model folder in the cache
+and then loaded through the same `from_pretrained` path as a hub model. Real presets are hub
+ids; one that is neither cached nor downloadable stops before any work with one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from sweep.config import REPO_ROOT, ModelConfig, TinyArch, to_plain
+from sweep.errors import ConfigError, Problem
+from sweep.templates import SPECIAL_TOKENS, TEMPLATES
+
+TINY_SEED = 1234
+_EOS = {"llama": "<|eot_id|>", "qwen2": "<|im_end|>", "mistral": "</s>"}
+_BOS = {"llama": "<|begin_of_text|>", "qwen2": None, "mistral": "<s>"}
+_BUILD_VERSION = "1"
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("SWEEP_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "lora_sweep")
+    return Path(root) / "models"
+
+
+def _corpus() -> list[str]:
+    """The tokenizer's training text: the shipped sample data (deterministic, offline)."""
+    texts: list[str] = []
+    for path in sorted((REPO_ROOT / "sample_data").glob("*.json*")):
+        texts.extend(line for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    for tpl in TEMPLATES.values():
+        if tpl.jinja:
+            texts.append(tpl.jinja)
+    texts.append("Question: Answer: I don't know. The answer is 0123456789.")
+    return texts
+
+
+def tiny_model_dir(model: ModelConfig) -> Path:
+    """The cache folder of a tiny preset; its name hashes everything that shapes it."""
+    corpus = _corpus()
+    digest = hashlib.sha256(json.dumps(
+        [_BUILD_VERSION, to_plain(model.tiny), model.chat_template, corpus]).encode()).hexdigest()[:12]
+    return cache_dir() / f"{model.name}-{digest}"
+
+
+def build_tiny_tokenizer(arch: TinyArch, chat_template: str, corpus: list[str]):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=arch.vocab_size, special_tokens=list(SPECIAL_TOKENS),
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(corpus, trainer=trainer)
+    bos = _BOS[arch.architecture]
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=bos,
+        eos_token=_EOS[arch.architecture],
+        pad_token="<pad>",
+        unk_token=None,
+        chat_template=TEMPLATES[chat_template].jinja,
+        model_max_length=arch.max_position_embeddings,
+    )
+
+
+def build_tiny_model(arch: TinyArch, tokenizer):
+    import torch
+    from transformers import (
+        LlamaConfig,
+        LlamaForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+    )
+
+    common = dict(
+        vocab_size=len(tokenizer), hidden_size=arch.hidden_size,
+        intermediate_size=arch.intermediate_size, num_hidden_layers=arch.num_hidden_layers,
+        num_attention_heads=arch.num_attention_heads, num_key_value_heads=arch.num_key_value_heads,
+        max_position_embeddings=arch.max_position_embeddings,
+        tie_word_embeddings=arch.tie_word_embeddings,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id if tokenizer.bos_token else tokenizer.eos_token_id,
+    )
+    rope = {"rope_type": "default", "rope_theta": arch.rope_theta}
+    if arch.architecture == "llama":
+        config, cls = LlamaConfig(**common, rope_parameters=rope), LlamaForCausalLM
+    elif arch.architecture == "qwen2":
+        config, cls = Qwen2Config(**common, rope_parameters=rope, use_sliding_window=False), Qwen2ForCausalLM
+    else:
+        config, cls = MistralConfig(**common, rope_parameters=rope,
+                                    sliding_window=arch.sliding_window), MistralForCausalLM
+    torch.manual_seed(TINY_SEED)
+    return cls(config)
+
+
+def ensure_tiny(model: ModelConfig) -> Path:
+    """Build the tiny preset once into the cache (atomically) and return its folder."""
+    target = tiny_model_dir(model)
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tiny_tokenizer(model.tiny, model.chat_template, _corpus())
+    net = build_tiny_model(model.tiny, tokenizer)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{model.name}-", dir=target.parent))
+    try:
+        net.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            os.rename(tmp, target)  # atomic: concurrent builders (Ray workers) race safely
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve(model: ModelConfig) -> str:
+    """A loadable location (local folder or hub id), checked before any work starts."""
+    if model.tiny is not None:
+        return str(ensure_tiny(model))
+    if model.path:
+        if not (Path(model.path) / "config.json").is_file():
+            raise ConfigError(Problem("model.path", model.path,
+                                      "no config.json there; point it at a HF model folder"))
+        return str(Path(model.path).resolve())
+    return _check_hub(model)
+
+
+def _check_hub(model: ModelConfig) -> str:
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(model.hub_id, "config.json", revision=model.revision)
+    if isinstance(cached, str):
+        return model.hub_id
+    fix = (f"download it where the hub is reachable (`hf download {model.hub_id}`) and copy the "
+           f"HF cache here, or set model.path to a local folder; offline, use model=tiny_{model.family}")
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ConfigError(Problem("model", model.name, f"{model.hub_id} is not in the local HF cache and "
+                                  f"HF_HUB_OFFLINE=1; {fix}"))
+    try:
+        from huggingface_hub import hf_hub_download
+
+        os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
+        os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
+        hf_hub_download(model.hub_id, "config.json", revision=model.revision)
+    except Exception as exc:  # network, auth (gated repo), missing repo
+        raise ConfigError(Problem("model", model.name, f"{model.hub_id} is neither cached nor "
+                                  f"downloadable ({type(exc).__name__}); {fix}")) from None
+    return model.hub_id
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total

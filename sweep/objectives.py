@@ -1,0 +1,45 @@
+"""Training objectives: token-level NLL (SFT) and ORPO (Hong et al., 2024).
+
+Both return *sums* that the trainer divides by counts over the whole effective batch, so a
+step's gradient does not depend on how the batch is split into micro batches (the OOM fallback
+relies on that).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+IGNORE = -100
+
+
+def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sequence sum of label log-probs and label counts (next-token shift applied)."""
+    logits = logits[:, :-1, :].float()
+    labels = labels[:, 1:]
+    mask = labels != IGNORE
+    safe = labels.masked_fill(~mask, 0)
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+    return (logp * mask).sum(-1), mask.sum(-1)
+
+
+def nll_sum(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Summed next-token NLL over labelled tokens, and their count."""
+    shift_logits = logits[:, :-1, :].float()
+    shift_labels = labels[:, 1:]
+    loss = F.cross_entropy(shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1),
+                           ignore_index=IGNORE, reduction="sum")
+    return loss, int((shift_labels != IGNORE).sum())
+
+
+def orpo_odds_ratio_loss(chosen_logp_mean: torch.Tensor, rejected_logp_mean: torch.Tensor) -> torch.Tensor:
+    """Per-pair ORPO term: -log sigmoid(log odds(chosen) - log odds(rejected)).
+
+    `*_logp_mean` are length-normalised sequence log-likelihoods (mean token log-prob, < 0).
+    odds(y) = p / (1 - p) with p = exp(mean log-prob); log1p(-exp(x)) keeps it stable.
+    """
+    def log_odds(lp: torch.Tensor) -> torch.Tensor:
+        lp = lp.clamp(max=-1e-6)
+        return lp - torch.log1p(-torch.exp(lp))
+
+    return -F.logsigmoid(log_odds(chosen_logp_mean) - log_odds(rejected_logp_mean))

@@ -1,0 +1,170 @@
+"""What a sweep leaves in its study folder, rebuilt from the study after each trial.
+
+    <output_dir>/<study_name>/
+        study.db          Optuna storage (default; any Optuna URL works)
+        trials.csv        one row per trial: number, state, value, params, recorded attributes
+        best.yaml         the best trial's full training settings (input of sweep.train/export)
+        best_adapter/     the best trial's LoRA adapter (PEFT format) + tokenizer
+        trials/N/adapter  adapters of the top `keep_adapters` trials only
+
+Everything here is derived from the study (the single source of truth), so it can be
+rewritten at any time, also by another process, and a killed sweep loses none of it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from optuna.trial import FrozenTrial, TrialState
+
+from sweep.config import SweepConfig, to_plain
+from sweep.search_space import SearchSpace, TrialParams
+
+HIDDEN_ATTRS = ("eval_history", "oom_fallbacks", "config")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, list | dict | tuple):
+        return json.dumps(v)
+    return v
+
+
+def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        row: dict[str, Any] = {"number": t.number, "state": t.state.name,
+                               "value": t.value if t.state == TrialState.COMPLETE else None}
+        row.update(t.params)
+        for k, v in t.user_attrs.items():
+            if k not in HIDDEN_ATTRS:
+                row[k] = _cell(v)
+        if t.user_attrs.get("oom_fallbacks"):
+            row["oom_fallbacks"] = json.dumps(t.user_attrs["oom_fallbacks"])
+        iv = t.intermediate_values
+        row["last_step"] = max(iv) if iv else None
+        row["last_eval_loss"] = iv[max(iv)] if iv else None
+        row["duration_s"] = round(t.duration.total_seconds(), 2) if t.duration else None
+        rows.append(row)
+    return rows
+
+
+def write_trials_csv(study: optuna.Study, path: Path) -> None:
+    rows = trial_rows(study)
+    head = ["number", "state", "value"]
+    params = sorted({k for t in study.get_trials(deepcopy=False) for k in t.params})
+    rest = sorted({k for r in rows for k in r} - set(head) - set(params))
+    columns = head + params + [c for c in rest if c not in params]
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r)
+    atomic_write(path, buf.getvalue())
+
+
+def best_trial(study: optuna.Study) -> FrozenTrial | None:
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    return min(done, key=lambda t: t.value) if done else None
+
+
+def ranked(study: optuna.Study) -> list[FrozenTrial]:
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    return sorted(done, key=lambda t: t.value)
+
+
+def settings(cfg: SweepConfig, space: SearchSpace, trial: FrozenTrial) -> dict[str, Any]:
+    """The full training settings of one trial: everything `sweep.train` and the Axolotl
+    exporter need, with batch sizes as the trial actually ran them (after OOM fallback)."""
+    p: TrialParams = space.from_values(trial.params)
+    a = trial.user_attrs
+    micro = a.get("micro_batch_size", p.effective_batch_size)
+    return {
+        "study_name": cfg.study_name,
+        "trial": trial.number,
+        "value": trial.value,
+        "state": trial.state.name,
+        "objective": cfg.objective,
+        "backend": a.get("backend"),
+        "model": to_plain(cfg.model),
+        "data": to_plain(cfg.data),
+        "lora": {
+            "r": p.lora_r, "alpha": p.alpha, "dropout": p.lora_dropout,
+            "target_modules_key": p.target_modules,
+            "target_modules": list(cfg.model.target_modules.get(p.target_modules, ())),
+            "use_rslora": p.use_rslora, "use_dora": p.use_dora,
+        },
+        "train": {
+            "learning_rate": p.learning_rate, "lr_scheduler": p.lr_scheduler,
+            "warmup_ratio": p.warmup_ratio, "weight_decay": p.weight_decay,
+            "optimizer": p.optimizer, "max_grad_norm": p.max_grad_norm,
+            "effective_batch_size": p.effective_batch_size,
+            "micro_batch_size": micro,
+            "gradient_accumulation_steps": a.get("gradient_accumulation_steps", p.effective_batch_size // micro),
+            "max_steps": a.get("total_steps", p.max_steps), "num_epochs": p.num_epochs,
+            "eval_every": cfg.train.eval_every,
+            "gradient_checkpointing": cfg.train.gradient_checkpointing,
+            "chat_template": p.chat_template or cfg.data.chat_template,
+            "orpo_lambda": p.orpo_lambda if cfg.objective == "orpo" else None,
+            "seed": cfg.seed,
+        },
+        "params": dict(trial.params),
+        "tracker": to_plain(cfg.tracker),
+    }
+
+
+def write_best(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> FrozenTrial | None:
+    best = best_trial(study)
+    if best is None:
+        return None
+    atomic_write(cfg.study_dir / "best.yaml", yaml.safe_dump(settings(cfg, space, best), sort_keys=False))
+    return best
+
+
+def keep_adapters(cfg: SweepConfig, study: optuna.Study) -> None:
+    """Keep the top-K trial adapters, publish the best as best_adapter/, delete the rest."""
+    top = ranked(study)
+    keep = {t.number for t in top[: max(cfg.keep_adapters, 1)]}
+    trials_dir = cfg.study_dir / "trials"
+    if top:
+        src = trials_dir / str(top[0].number) / "adapter"
+        dst = cfg.study_dir / "best_adapter"
+        marker = dst / "TRIAL"
+        if src.is_dir() and (not marker.is_file() or marker.read_text().strip() != str(top[0].number)):
+            tmp = cfg.study_dir / ".best_adapter.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(src, tmp)
+            (tmp / "TRIAL").write_text(f"{top[0].number}\n")
+            shutil.rmtree(dst, ignore_errors=True)
+            os.replace(tmp, dst)
+    if cfg.keep_adapters == 0:
+        keep = set()
+    if trials_dir.is_dir():
+        running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        for d in trials_dir.iterdir():
+            if d.name.isdigit() and int(d.name) not in keep and int(d.name) not in running:
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def refresh(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> None:
+    """Rewrite every derived output; called after each trial ends."""
+    write_trials_csv(study, cfg.study_dir / "trials.csv")
+    write_best(cfg, space, study)
+    keep_adapters(cfg, study)

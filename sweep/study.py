@@ -1,0 +1,230 @@
+"""The Optuna study: the single source of truth of a sweep (../shared/DESIGN.md decision 2).
+
+This module owns the sampler and pruner built from conf, the storage (SQLite in the study folder
+by default, any Optuna URL otherwise, with heartbeats so a killed sweep's running trial is
+found and retried), resuming by name, and the reporter through which a trial, in any process,
+reports eval losses, asks the pruner and records attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from sweep.config import SweepConfig
+from sweep.errors import ConfigError, Problem
+from sweep.search_space import SearchSpace
+
+HEARTBEAT_S = 10
+GRACE_S = 60
+INTERRUPTED = "interrupted"
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def make_sampler(cfg: SweepConfig, space: SearchSpace) -> optuna.samplers.BaseSampler:
+    s = cfg.sampler
+    if s.name == "random":
+        return optuna.samplers.RandomSampler(seed=cfg.seed)
+    if s.name == "grid":
+        return optuna.samplers.GridSampler(space.grid(), seed=cfg.seed)
+    return optuna.samplers.TPESampler(n_startup_trials=s.n_startup_trials, multivariate=s.multivariate,
+                                      constant_liar=s.constant_liar, seed=cfg.seed)
+
+
+def make_pruner(cfg: SweepConfig, max_steps: int | None = None) -> optuna.pruners.BasePruner:
+    """The pruner named in conf; used by every executor (Ray workers build the same one)."""
+    p = cfg.pruner
+    try:
+        if p.name == "median":
+            return optuna.pruners.MedianPruner(n_startup_trials=p.n_startup_trials,
+                                               n_warmup_steps=p.n_warmup_steps, interval_steps=p.interval_steps)
+        if p.name == "hyperband":
+            return optuna.pruners.HyperbandPruner(min_resource=p.min_resource, max_resource=max_steps or "auto",
+                                                  reduction_factor=p.reduction_factor)
+        if p.name == "successive_halving":
+            return optuna.pruners.SuccessiveHalvingPruner(min_resource=p.min_resource,
+                                                          reduction_factor=p.reduction_factor)
+    except ValueError as exc:
+        raise ConfigError(Problem(f"pruner={p.name}", str(exc), "fix the pruner's arguments")) from None
+    return optuna.pruners.NopPruner()
+
+
+def make_storage(url: str) -> optuna.storages.BaseStorage:
+    """Any Optuna storage URL; `journal:///abs/file.log` for a journal file."""
+    from optuna.storages import RetryFailedTrialCallback
+
+    if url.startswith("journal://"):
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal://"):]))
+    if url.startswith("grpc://"):
+        host, _, port = url[len("grpc://"):].partition(":")
+        return optuna.storages.GrpcStorageProxy(host=host, port=int(port or 13000))
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+    return optuna.storages.RDBStorage(
+        url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+        failed_trial_callback=RetryFailedTrialCallback(max_retry=2), **kwargs)
+
+
+def open_study(cfg: SweepConfig, space: SearchSpace, max_steps: int | None = None,
+               storage: optuna.storages.BaseStorage | None = None) -> optuna.Study:
+    return optuna.create_study(
+        study_name=cfg.study_name, storage=storage or make_storage(cfg.storage_url()),
+        sampler=make_sampler(cfg, space), pruner=make_pruner(cfg, max_steps),
+        direction="minimize", load_if_exists=True)
+
+
+def load_existing(cfg: SweepConfig) -> optuna.Study | None:
+    """The study if it exists in its storage, without creating anything."""
+    url = cfg.storage_url()
+    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
+        return None
+    try:
+        return optuna.load_study(study_name=cfg.study_name, storage=make_storage(url))
+    except KeyError:
+        return None
+
+
+# --------------------------------------------------------------------------- bookkeeping
+
+IDENTITY_KEYS = ("model", "data", "objective", "search_space_content")
+
+
+def identity(cfg: SweepConfig, space: SearchSpace) -> dict[str, Any]:
+    """What must not change when a study is resumed (else results are not comparable)."""
+    return {"model": cfg.model.name, "data": cfg.data.path, "objective": cfg.objective,
+            "search_space_content": json.dumps(space.to_dict(), sort_keys=True, default=str)}
+
+
+def check_resumable(study: optuna.Study, cfg: SweepConfig, space: SearchSpace) -> None:
+    stored = study.user_attrs.get("identity")
+    if not stored:
+        return
+    now = identity(cfg, space)
+    for key in IDENTITY_KEYS:
+        if stored.get(key) != now.get(key):
+            shown = "search space" if key == "search_space_content" else key
+            raise ConfigError(Problem("study_name", cfg.study_name,
+                                      f"this study exists with a different {shown} "
+                                      f"({str(stored.get(key))[:60]!r}); use a new study_name "
+                                      f"or the original settings to resume"))
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_interrupted(study: optuna.Study) -> list[int]:
+    """Mark RUNNING trials whose sweep process died as FAIL ('interrupted') and retry them.
+
+    Trials of a dead driver on this host are found at once by pid; trials of other hosts are
+    found by Optuna's heartbeat (stale after the grace period) and retried by its callback.
+    """
+    host = socket.gethostname()
+    recovered = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        node, pid = t.user_attrs.get("driver_node"), t.user_attrs.get("driver_pid")
+        if node == host and isinstance(pid, int) and pid != os.getpid() and not pid_alive(pid):
+            storage = study._storage
+            storage.set_trial_user_attr(t._trial_id, "fail_reason", INTERRUPTED)
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
+            recovered.append(t.number)
+    try:
+        optuna.storages.fail_stale_trials(study)
+    except Exception:  # noqa: BLE001 - storages without heartbeat support
+        pass
+    return recovered
+
+
+def counts(study: optuna.Study) -> dict[str, int]:
+    """Finished trials by state; interrupted trials do not count (they are retried)."""
+    c = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0, "RUNNING": 0, "WAITING": 0}
+    for t in study.get_trials(deepcopy=False):
+        if t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") == INTERRUPTED:
+            continue
+        if t.state == TrialState.RUNNING and t.user_attrs.get("fail_reason") == INTERRUPTED:
+            continue
+        c[t.state.name] = c.get(t.state.name, 0) + 1
+    c["finished"] = c["COMPLETE"] + c["PRUNED"] + c["FAIL"]
+    return c
+
+
+def missing(study: optuna.Study, n_trials: int) -> int:
+    c = counts(study)
+    return max(0, n_trials - c["finished"] - c["RUNNING"])
+
+
+class Heartbeat:
+    """Records a trial's heartbeat from the driver while it runs (ask/tell has no built-in one)."""
+
+    def __init__(self, study: optuna.Study, trial_id: int):
+        self.storage = study._storage
+        self.trial_id = trial_id
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeat:
+        from optuna.storages._heartbeat import is_heartbeat_enabled
+
+        if is_heartbeat_enabled(self.storage):
+            self.storage.record_heartbeat(self.trial_id)
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self.stop.wait(HEARTBEAT_S):
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except Exception:  # noqa: BLE001 - a missed beat is not fatal
+                pass
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.thread:
+            self.thread.join(timeout=1)
+
+
+class StudyReporter:
+    """A trial's view of the study: report/should_prune/set_attrs, in any process."""
+
+    def __init__(self, trial: optuna.Trial, on_progress: Callable[[int, dict], None] | None = None):
+        self.trial = trial
+        self.on_progress = on_progress
+
+    @classmethod
+    def attach(cls, cfg: SweepConfig, space: SearchSpace, trial_id: int, max_steps: int | None,
+               on_progress: Callable[[int, dict], None] | None = None) -> StudyReporter:
+        """Rebuild the study (same storage, the conf's pruner) in another process."""
+        study = open_study(cfg, space, max_steps)
+        return cls(optuna.Trial(study, trial_id), on_progress)
+
+    def report(self, step: int, value: float) -> None:
+        self.trial.report(value, step)
+
+    def should_prune(self) -> bool:
+        return self.trial.should_prune()
+
+    def set_attrs(self, attrs: dict[str, Any]) -> None:
+        for k, v in attrs.items():
+            self.trial.set_user_attr(k, v)
+
+    def progress(self, info: dict[str, Any]) -> None:
+        if self.on_progress:
+            self.on_progress(self.trial.number, info)

@@ -1,0 +1,287 @@
+"""The training loop of one trial: micro batches, accumulation, OOM fallback, eval, pruning.
+
+Read top to bottom: `Trainer.fit()` runs `total_steps` optimizer steps. Step k always consumes
+the same `effective_batch_size` examples (a seeded order that does not depend on the micro
+batch), and the loss is normalised over the whole effective batch, so halving the micro batch
+and doubling accumulation after an out-of-memory error changes neither the gradient, the
+learning-rate schedule nor the step count (../shared/DESIGN.md decision 5).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import random
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from sweep.errors import OutOfMemoryAtMinimum, TrialDiverged, TrialPruned
+from sweep.objectives import IGNORE, nll_sum, orpo_odds_ratio_loss, token_logprobs
+
+FAULT_OOM_ENV = "SWEEP_FAULT_OOM_ABOVE_MICRO_BATCH"
+
+
+class Reporter(Protocol):
+    """How a trial talks to the study, whatever process it runs in."""
+
+    def report(self, step: int, value: float) -> None: ...
+    def should_prune(self) -> bool: ...
+    def progress(self, info: dict[str, Any]) -> None: ...
+
+
+class NullReporter:
+    def report(self, step: int, value: float) -> None:
+        pass
+
+    def should_prune(self) -> bool:
+        return False
+
+    def progress(self, info: dict[str, Any]) -> None:
+        pass
+
+
+@dataclass
+class TrainResult:
+    final_eval_loss: float
+    best_eval_loss: float
+    steps: int
+    eval_history: list[tuple[int, float]]
+    train_loss_history: list[tuple[int, float]]
+    train_tokens: int
+    train_time_s: float
+    eval_time_s: float
+    micro_batch_size: int
+    gradient_accumulation_steps: int
+    fallbacks: list[dict[str, int]] = field(default_factory=list)
+    peak_memory_mb: float = 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.train_tokens / self.train_time_s if self.train_time_s > 0 else 0.0
+
+
+def largest_divisor_at_most(n: int, cap: int) -> int:
+    return max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
+
+
+def next_micro_batch(effective: int, micro: int) -> int | None:
+    """The seed's rule: halve the micro batch (staying a divisor of the effective batch)."""
+    if micro <= 1:
+        return None
+    return largest_divisor_at_most(effective, micro // 2)
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def collate(examples: list[dict[str, list[int]]], pad_id: int, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Right-pad a micro batch; `prefix='rejected_'` picks the rejected side of ORPO pairs."""
+    ids = [e[f"{prefix}input_ids"] for e in examples]
+    labs = [e[f"{prefix}labels"] for e in examples]
+    width = max(len(x) for x in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(ids), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, (x, y) in enumerate(zip(ids, labs, strict=True)):
+        input_ids[i, : len(x)] = torch.tensor(x)
+        labels[i, : len(y)] = torch.tensor(y)
+        mask[i, : len(x)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+
+
+@dataclass
+class TrainSpec:
+    """What the loop needs from the sampled settings (derived by trial.py)."""
+
+    learning_rate: float
+    weight_decay: float
+    warmup_ratio: float
+    lr_scheduler: str
+    optimizer: str
+    max_grad_norm: float
+    effective_batch_size: int
+    micro_batch_size: int
+    total_steps: int
+    eval_every: int
+    seed: int
+    objective: str = "sft"
+    orpo_lambda: float = 0.1
+    divergence_factor: float = 3.0
+
+
+class Trainer:
+    def __init__(self, model, train_data: list[dict], eval_data: list[dict], spec: TrainSpec,
+                 pad_id: int, reporter: Reporter, device: torch.device):
+        self.model = model
+        self.train_data = train_data
+        self.eval_data = eval_data
+        self.spec = spec
+        self.pad_id = pad_id
+        self.reporter = reporter
+        self.device = device
+        self.micro = spec.micro_batch_size
+        self.fault_oom_above = int(os.environ.get(FAULT_OOM_ENV, "0") or 0)
+
+    # ------------------------------------------------------------------ setup
+    def _optimizer(self):
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        s = self.spec
+        if s.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=s.learning_rate, weight_decay=s.weight_decay)
+        if s.optimizer in ("adamw_8bit", "paged_adamw_8bit"):
+            import bitsandbytes as bnb  # GPU installs only
+
+            cls = bnb.optim.PagedAdamW8bit if s.optimizer.startswith("paged") else bnb.optim.AdamW8bit
+            return cls(params, lr=s.learning_rate, weight_decay=s.weight_decay)
+        fused = s.optimizer == "adamw_torch_fused" and self.device.type == "cuda"
+        return torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=s.weight_decay, fused=fused)
+
+    def _order(self) -> list[int]:
+        """The example order of the whole run: seeded epochs, independent of the micro batch."""
+        need = self.spec.total_steps * self.spec.effective_batch_size
+        rng = random.Random(self.spec.seed)
+        order: list[int] = []
+        while len(order) < need:
+            perm = list(range(len(self.train_data)))
+            rng.shuffle(perm)
+            order += perm
+        return order[:need]
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self) -> TrainResult:
+        from transformers import get_scheduler
+
+        s = self.spec
+        optimizer = self._optimizer()
+        scheduler = get_scheduler(s.lr_scheduler, optimizer,
+                                  num_warmup_steps=int(round(s.warmup_ratio * s.total_steps)),
+                                  num_training_steps=s.total_steps)
+        order = self._order()
+        evals: list[tuple[int, float]] = []
+        losses: list[tuple[int, float]] = []
+        fallbacks: list[dict[str, int]] = []
+        tokens = 0
+        train_time = eval_time = 0.0
+        first_loss: float | None = None
+        self.model.train()
+        for step in range(1, s.total_steps + 1):
+            t0 = time.perf_counter()
+            batch = [self.train_data[i] for i in order[(step - 1) * s.effective_batch_size: step * s.effective_batch_size]]
+            while True:
+                try:
+                    loss, n_tok = self._accumulate(batch)
+                    break
+                except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+                    if not is_oom(exc):
+                        raise
+                    optimizer.zero_grad(set_to_none=True)
+                    free_memory()
+                    smaller = next_micro_batch(s.effective_batch_size, self.micro)
+                    if smaller is None:
+                        raise OutOfMemoryAtMinimum(f"out of memory at micro batch 1 (step {step})") from None
+                    fallbacks.append({"step": step, "from_micro_batch": self.micro, "to_micro_batch": smaller})
+                    self.micro = smaller
+            if s.max_grad_norm and s.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad],
+                                               s.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            train_time += time.perf_counter() - t0
+            tokens += n_tok
+            losses.append((step, loss))
+            if not math.isfinite(loss):
+                raise TrialDiverged(f"training loss is {loss} at step {step}")
+            if first_loss is None:
+                first_loss = loss
+            elif loss > s.divergence_factor * first_loss:
+                raise TrialDiverged(f"training loss {loss:.3g} at step {step} exceeds "
+                                    f"{s.divergence_factor:g}x the first loss {first_loss:.3g}")
+            if step % s.eval_every == 0 or step == s.total_steps:
+                t1 = time.perf_counter()
+                value = self.evaluate()
+                eval_time += time.perf_counter() - t1
+                evals.append((step, value))
+                if not math.isfinite(value):
+                    raise TrialDiverged(f"eval loss is {value} at step {step}")
+                self.reporter.report(step, value)
+                self.reporter.progress({"step": step, "total_steps": s.total_steps, "eval_loss": value,
+                                        "train_loss": loss, "micro_batch_size": self.micro})
+                if step < s.total_steps and self.reporter.should_prune():
+                    raise TrialPruned(f"pruned at step {step} (eval loss {value:.4f})")
+        return TrainResult(
+            final_eval_loss=evals[-1][1], best_eval_loss=min(v for _, v in evals), steps=s.total_steps,
+            eval_history=evals, train_loss_history=losses, train_tokens=tokens,
+            train_time_s=train_time, eval_time_s=eval_time, micro_batch_size=self.micro,
+            gradient_accumulation_steps=s.effective_batch_size // self.micro, fallbacks=fallbacks,
+            peak_memory_mb=peak_memory_mb(self.device),
+        )
+
+    def _accumulate(self, batch: list[dict]) -> tuple[float, int]:
+        """Forward/backward over micro batches; returns the step's loss and token count."""
+        s = self.spec
+        n_tokens = sum(sum(1 for y in e["labels"][1:] if y != IGNORE) for e in batch)
+        n_tokens = max(n_tokens, 1)
+        total = 0.0
+        for start in range(0, len(batch), self.micro):
+            if self.fault_oom_above and self.micro > self.fault_oom_above:
+                raise torch.OutOfMemoryError(f"injected by {FAULT_OOM_ENV}={self.fault_oom_above}")
+            chunk = batch[start: start + self.micro]
+            if s.objective == "orpo":
+                loss = self._orpo_loss(chunk, n_tokens, len(batch))
+            else:
+                b = self._to_device(collate(chunk, self.pad_id))
+                logits = self.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+                nll, _ = nll_sum(logits, b["labels"])
+                loss = nll / n_tokens
+            loss.backward()
+            total += float(loss.detach())
+        return total, sum(len(e["input_ids"]) for e in batch)
+
+    def _orpo_loss(self, chunk: list[dict], n_tokens: int, batch_size: int) -> torch.Tensor:
+        chosen = self._to_device(collate(chunk, self.pad_id))
+        rejected = self._to_device(collate(chunk, self.pad_id, prefix="rejected_"))
+        c_logits = self.model(input_ids=chosen["input_ids"], attention_mask=chosen["attention_mask"]).logits
+        r_logits = self.model(input_ids=rejected["input_ids"], attention_mask=rejected["attention_mask"]).logits
+        c_sum, c_n = token_logprobs(c_logits, chosen["labels"])
+        r_sum, r_n = token_logprobs(r_logits, rejected["labels"])
+        odds = orpo_odds_ratio_loss(c_sum / c_n.clamp(min=1), r_sum / r_n.clamp(min=1))
+        return (-c_sum.sum()) / n_tokens + self.spec.orpo_lambda * odds.sum() / batch_size
+
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Mean NLL per answer token on the eval split (same for every objective)."""
+        self.model.eval()
+        total, count = 0.0, 0
+        size = max(self.micro, 1)
+        for start in range(0, len(self.eval_data), size):
+            b = self._to_device(collate(self.eval_data[start: start + size], self.pad_id))
+            logits = self.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+            nll, n = nll_sum(logits, b["labels"])
+            total += float(nll)
+            count += n
+        self.model.train()
+        return total / max(count, 1)

@@ -1,0 +1,119 @@
+"""One trial: a plain function of (config, params, reporter) that runs in any process.
+
+`run_trial` loads the model through the chosen backend, attaches LoRA with the sampled
+settings, encodes the data with the sampled chat template, trains (with OOM fallback), saves
+the adapter into the trial's work folder and returns what the study records. Pruning and
+failures propagate as exceptions; the executor turns them into trial states.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from sweep import backends, data, models, templates
+from sweep.backends.peft import LoraSettings
+from sweep.config import SweepConfig
+from sweep.search_space import TrialParams
+from sweep.train import Trainer, TrainSpec, largest_divisor_at_most
+
+
+def lora_settings(cfg: SweepConfig, params: TrialParams) -> LoraSettings:
+    return LoraSettings(r=params.lora_r, alpha=params.alpha, dropout=params.lora_dropout,
+                        target_modules=tuple(cfg.model.target_modules[params.target_modules]),
+                        use_rslora=params.use_rslora, use_dora=params.use_dora)
+
+
+def start_micro_batch(cfg: SweepConfig, params: TrialParams, memory_cap: int | None = None) -> int:
+    """The micro batch a trial starts with: a divisor of the effective batch, within caps."""
+    cap = cfg.train.micro_batch_size if memory_cap is None else min(cfg.train.micro_batch_size, memory_cap)
+    return largest_divisor_at_most(params.effective_batch_size, max(cap, 1))
+
+
+def derived(cfg: SweepConfig, params: TrialParams, micro: int) -> dict[str, Any]:
+    """Values derived from the sample that the study records next to the params."""
+    return {
+        "lora_alpha_value": params.alpha,
+        "alpha_over_r": params.alpha / params.lora_r,
+        "effective_batch_size": params.effective_batch_size,
+        "micro_batch_size": micro,
+        "gradient_accumulation_steps": params.effective_batch_size // micro,
+        "chat_template": params.chat_template or cfg.data.chat_template,
+        "model": cfg.model.name,
+    }
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Path | None = None,
+              memory_cap: int | None = None) -> dict[str, Any]:
+    """Train one configuration; returns the trial's attributes (value = final eval loss)."""
+    import torch
+
+    started = time.perf_counter()
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    seed_everything(cfg.seed)
+    backend_name = backends.resolve_name(cfg.backend.name)
+    micro = start_micro_batch(cfg, params, memory_cap)
+    reporter.set_attrs({**derived(cfg, params, micro), "backend": backend_name, "pid": os.getpid(),
+                        "node": socket.gethostname()})
+    location = models.resolve(cfg.model)
+    model, tokenizer = backends.get(backend_name).load(
+        location, cfg.model, lora_settings(cfg, params), cfg.train.gradient_checkpointing, cfg.data.max_seq_len)
+    template = templates.apply_template(tokenizer, params.chat_template or cfg.data.chat_template)
+    train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
+    encoder = data.Encoder(tokenizer, cfg.data, template.end_of_turn)
+    if cfg.objective == "orpo":
+        train_ds = data.encode_preferences(encoder, train_rows)
+    else:
+        train_ds = data.encode_rows(encoder, train_rows, "data.path")
+    eval_ds = data.encode_rows(encoder, eval_rows, "data.eval_path")
+    trainable, total = models.count_parameters(model)
+    steps = params.total_steps(len(train_ds))
+    reporter.set_attrs({"trainable_params": trainable, "total_params": total, "total_steps": steps})
+    device = next(p for p in model.parameters() if p.requires_grad).device
+    spec = TrainSpec(
+        learning_rate=params.learning_rate, weight_decay=params.weight_decay,
+        warmup_ratio=params.warmup_ratio, lr_scheduler=params.lr_scheduler, optimizer=params.optimizer,
+        max_grad_norm=params.max_grad_norm, effective_batch_size=params.effective_batch_size,
+        micro_batch_size=micro, total_steps=steps, eval_every=cfg.train.eval_every, seed=cfg.seed,
+        objective=cfg.objective, orpo_lambda=params.orpo_lambda,
+        divergence_factor=cfg.train.divergence_factor)
+    trainer = Trainer(model, train_ds, eval_ds, spec, tokenizer.pad_token_id, reporter, device)
+    try:
+        result = trainer.fit()
+    finally:
+        # the micro batch actually used, also when the trial is pruned or fails
+        reporter.set_attrs({"micro_batch_size": trainer.micro,
+                            "gradient_accumulation_steps": params.effective_batch_size // trainer.micro})
+    if workdir is not None:
+        adapter = Path(workdir) / "adapter"
+        model.save_pretrained(adapter)
+        tokenizer.save_pretrained(adapter)  # with the chat template the trial trained on
+    wall = time.perf_counter() - started
+    return {
+        "value": result.final_eval_loss,
+        "best_eval_loss": result.best_eval_loss,
+        "steps": result.steps,
+        "tokens_per_s": round(result.tokens_per_s, 1),
+        "train_time_s": round(result.train_time_s, 3),
+        "eval_time_s": round(result.eval_time_s, 3),
+        "wall_time_s": round(wall, 3),
+        "peak_memory_mb": round(result.peak_memory_mb, 1),
+        "micro_batch_size": result.micro_batch_size,
+        "gradient_accumulation_steps": result.gradient_accumulation_steps,
+        "oom_fallbacks": result.fallbacks,
+        "eval_history": result.eval_history,
+    }
