@@ -137,6 +137,17 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class EvalConfig:
+    """Behaviour evaluation after the sweep (stopping, accuracy, hallucination, privacy)."""
+
+    behaviour: bool = True
+    top_k: int = 1  # evaluate the best K trials' adapters
+    include_base: bool = True  # and the base model without adapter
+    max_new_tokens: int = 48
+    max_examples: int | None = None
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     """Everything one sweep needs; built once by `load_config`."""
 
@@ -154,6 +165,7 @@ class SweepConfig:
     tracker: TrackerConfig
     backend: BackendConfig
     train: TrainConfig
+    eval: EvalConfig = field(default_factory=EvalConfig)
     objective: Objective = "sft"
     fixed: dict[str, Any] = field(default_factory=dict)
     keep_adapters: int = 1

@@ -123,9 +123,22 @@ def run(cfg: SweepConfig, *, tracker: Any = None) -> SweepSummary:
     ctx = executors.SweepContext(cfg=cfg, space=space, study=st, progress=progress, on_trial_end=on_trial_end)
     executors.get(executors.resolve_name(cfg)).run(ctx)
     results.refresh(cfg, space, st)
+    finish(cfg, space, st)
     summary = SweepSummary(cfg, st, results.best_trial(st), study.counts(st))
     print_summary(summary)
     return summary
+
+
+def finish(cfg: SweepConfig, space: SearchSpace, st: optuna.Study) -> None:
+    """After the last trial: behaviour eval, tracker summary, report, Axolotl export."""
+    from sweep import behaviour, export, report, tracking
+
+    if cfg.eval.behaviour and results.best_trial(st) is not None:
+        behaviour.evaluate_after_sweep(cfg, space, st)
+    tracking.finish_study(cfg, space, st)
+    report.write_report(cfg, st)
+    if results.best_trial(st) is not None:
+        export.write_axolotl(cfg, space, st)
 
 
 def print_summary(s: SweepSummary, top: int = 5) -> None:

@@ -207,6 +207,7 @@ class StudyReporter:
     def __init__(self, trial: optuna.Trial, on_progress: Callable[[int, dict], None] | None = None):
         self.trial = trial
         self.on_progress = on_progress
+        self.tracker: Any = None  # per-trial tracker run (sweep.tracking), set by the executor
 
     @classmethod
     def attach(cls, cfg: SweepConfig, space: SearchSpace, trial_id: int, max_steps: int | None,
@@ -224,7 +225,11 @@ class StudyReporter:
     def set_attrs(self, attrs: dict[str, Any]) -> None:
         for k, v in attrs.items():
             self.trial.set_user_attr(k, v)
+        if self.tracker is not None:
+            self.tracker.log_config(attrs)
 
     def progress(self, info: dict[str, Any]) -> None:
+        if self.tracker is not None:
+            self.tracker.log(info["step"], info)
         if self.on_progress:
             self.on_progress(self.trial.number, info)

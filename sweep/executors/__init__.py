@@ -85,31 +85,41 @@ def execute(cfg: SweepConfig, space: SearchSpace, trial_id: int, params: dict[st
             workdir: Path | None, *, study: optuna.Study | None = None, memory_cap: int | None = None,
             on_progress: Callable[[int, dict], None] | None = None) -> Outcome:
     """Run one trial in the current process and classify how it ended. Never raises."""
+    from sweep import tracking
     from sweep.study import StudyReporter
     from sweep.trial import run_trial
 
+    run = None
     try:
         p = space.from_values(params)
         if study is not None:
             reporter = StudyReporter(optuna.Trial(study, trial_id), on_progress)
         else:
             reporter = StudyReporter.attach(cfg, space, trial_id, None, on_progress)
+        run = tracking.start_trial(cfg, reporter.trial.number, {**params})
+        reporter.tracker = run
         result = run_trial(cfg, p, reporter, workdir, memory_cap=memory_cap)
         value = result.pop("value")
-        return Outcome("COMPLETE", value, result)
+        outcome = Outcome("COMPLETE", value, result)
     except TrialPruned as exc:
-        return Outcome("PRUNED", None, {}, str(exc))
+        outcome = Outcome("PRUNED", None, {}, str(exc))
     except OutOfMemoryAtMinimum as exc:
-        return Outcome("FAIL", None, {"fail_detail": str(exc)}, "oom")
+        outcome = Outcome("FAIL", None, {"fail_detail": str(exc)}, "oom")
     except TrialDiverged as exc:
-        return Outcome("FAIL", None, {"fail_detail": str(exc)}, "diverged")
+        outcome = Outcome("FAIL", None, {"fail_detail": str(exc)}, "diverged")
     except ConfigError as exc:
-        return Outcome("FAIL", None, {}, f"config: {exc.message()}")
+        outcome = Outcome("FAIL", None, {}, f"config: {exc.message()}")
     except Exception as exc:  # noqa: BLE001 - one trial's failure never takes the sweep down
         if workdir is not None:
             workdir.mkdir(parents=True, exist_ok=True)
             (workdir / "error.log").write_text(traceback.format_exc())
-        return Outcome("FAIL", None, {}, f"{type(exc).__name__}: {str(exc)[:300]}")
+        outcome = Outcome("FAIL", None, {}, f"{type(exc).__name__}: {str(exc)[:300]}")
+    if run is not None:
+        try:
+            run.finish(outcome.state, {"value": outcome.value, "reason": outcome.reason, **outcome.attrs})
+        except Exception:  # noqa: BLE001 - tracking never fails a trial
+            pass
+    return outcome
 
 
 def tell(ctx: SweepContext, trial: optuna.Trial | int, outcome: Outcome) -> optuna.trial.FrozenTrial:
