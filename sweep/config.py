@@ -113,7 +113,7 @@ class ExecutorConfig:
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    name: Literal["none", "wandb"] = "none"
+    name: Literal["none", "wandb", "recording"] = "none"
     project: str = "lora-sweep"
     entity: str | None = None
     mode: Literal["auto", "offline", "online", "disabled"] = "auto"

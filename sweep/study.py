@@ -58,7 +58,12 @@ def make_pruner(cfg: SweepConfig, max_steps: int | None = None) -> optuna.pruner
 
 def make_storage(url: str) -> optuna.storages.BaseStorage:
     """Any Optuna storage URL; `journal:///abs/file.log` for a journal file."""
-    from optuna.storages import RetryFailedTrialCallback
+    import warnings
+
+    try:
+        from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
+    except ImportError:  # Optuna < 4.9
+        from optuna.storages import RetryFailedTrialCallback as Retry
 
     if url.startswith("journal://"):
         from optuna.storages.journal import JournalFileBackend
@@ -70,9 +75,11 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-    return optuna.storages.RDBStorage(
-        url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-        failed_trial_callback=RetryFailedTrialCallback(max_retry=2), **kwargs)
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; we rely on them
+        warnings.simplefilter("ignore")
+        return optuna.storages.RDBStorage(
+            url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+            heartbeat_stale_trial_callback=Retry(max_retry=2), **kwargs)
 
 
 def open_study(cfg: SweepConfig, space: SearchSpace, max_steps: int | None = None,
@@ -145,8 +152,12 @@ def recover_interrupted(study: optuna.Study) -> list[int]:
             storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
             recovered.append(t.number)
+    import warnings
+
     try:
-        optuna.storages.fail_stale_trials(study)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            optuna.storages.fail_stale_trials(study)
     except Exception:  # noqa: BLE001 - storages without heartbeat support
         pass
     return recovered

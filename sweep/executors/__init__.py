@@ -74,7 +74,11 @@ def trial_workdir(cfg: SweepConfig, number: int) -> Path:
 
 def ask(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]]:
     """A new trial with every dimension sampled; the driver's identity recorded on it."""
-    trial = ctx.study.ask()
+    import warnings
+
+    with warnings.catch_warnings():  # "heartbeat is supposed to be used with optimize": we beat ourselves
+        warnings.simplefilter("ignore", UserWarning)
+        trial = ctx.study.ask()
     ctx.space.suggest(trial)
     trial.set_user_attr("driver_pid", os.getpid())
     trial.set_user_attr("driver_node", socket.gethostname())

@@ -1,0 +1,58 @@
+"""Test environment: offline, hermetic caches, one torch thread, no W&B/HF network."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ["RAY_AUTH_MODE"] = "disabled"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("SWEEP_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".cache" / "test"))
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except Exception:  # noqa: BLE001
+        has_cuda = False
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords and not has_cuda:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    import torch
+
+    torch.set_num_threads(1)
+    from sweep.cli import quiet_libraries
+
+    quiet_libraries()
+
+
+def tiny_overrides(tmp_path: Path, *extra: str) -> list[str]:
+    """A fast sweep: quick space, 2 trials, no behaviour eval, one thread."""
+    return ["search_space=quick", "n_trials=2", f"output_dir={tmp_path}", "study_name=t",
+            "eval.behaviour=false", "train.num_threads=1", "+fixed.max_steps=10", "train.eval_every=5",
+            *extra]
+
+
+def run_cli(module: str, args: list[str], cwd: Path | None = None, env: dict | None = None):
+    """Run `python -m module args` in a subprocess, return CompletedProcess."""
+    import subprocess
+
+    e = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or REPO, env=e,
+                          capture_output=True, text=True, timeout=600)
