@@ -181,7 +181,16 @@ class SweepConfig:
         return f"sqlite:///{(self.study_dir / 'study.db').resolve()}"
 
     def to_dict(self) -> dict[str, Any]:
-        return to_plain(self)
+        """Plain values for records (study attrs, trackers); a storage password is masked."""
+        d = to_plain(self)
+        if d.get("storage"):
+            d["storage"] = redact_url(d["storage"])
+        return d
+
+
+def redact_url(url: str) -> str:
+    """Hide a password in a URL (postgresql://user:secret@host/db -> user:***@host)."""
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
 
 
 def to_plain(obj: Any) -> Any:

@@ -24,6 +24,7 @@ from sweep.errors import OutOfMemoryAtMinimum, TrialDiverged, TrialPruned
 from sweep.objectives import IGNORE, nll_sum, orpo_odds_ratio_loss, token_logprobs
 
 FAULT_OOM_ENV = "SWEEP_FAULT_OOM_ABOVE_MICRO_BATCH"
+FAULT_NAN_ENV = "SWEEP_FAULT_NAN_AT_STEP"  # testing hook: the training loss is NaN from that step on
 
 
 class Reporter(Protocol):
@@ -140,7 +141,11 @@ class Trainer:
         self.reporter = reporter
         self.device = device
         self.micro = spec.micro_batch_size
-        self.fault_oom_above = int(os.environ.get(FAULT_OOM_ENV, "0") or 0)
+        # Test hook: unset (or empty) = off; N = every micro batch above N "runs out of memory"
+        # (so 0 makes even micro batch 1 fail).
+        raw = os.environ.get(FAULT_OOM_ENV, "").strip()
+        self.fault_oom_above: int | None = int(raw) if raw else None
+        self.fault_nan_at = int(os.environ.get(FAULT_NAN_ENV, "0") or 0)
 
     # ------------------------------------------------------------------ setup
     def _optimizer(self):
@@ -209,6 +214,8 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             train_time += time.perf_counter() - t0
             tokens += n_tok
+            if self.fault_nan_at and step >= self.fault_nan_at:
+                loss = float("nan")
             losses.append((step, loss))
             if not math.isfinite(loss):
                 raise TrialDiverged(f"training loss is {loss} at step {step}")
@@ -244,7 +251,7 @@ class Trainer:
         n_tokens = max(n_tokens, 1)
         total = 0.0
         for start in range(0, len(batch), self.micro):
-            if self.fault_oom_above and self.micro > self.fault_oom_above:
+            if self.fault_oom_above is not None and self.micro > self.fault_oom_above:
                 raise torch.OutOfMemoryError(f"injected by {FAULT_OOM_ENV}={self.fault_oom_above}")
             chunk = batch[start: start + self.micro]
             if s.objective == "orpo":

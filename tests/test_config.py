@@ -52,3 +52,22 @@ def test_config_is_frozen():
     cfg = load_config([])
     with pytest.raises(AttributeError):
         cfg.n_trials = 5  # type: ignore[misc]
+
+
+def test_every_group_option_lists_every_key_so_any_key_can_be_overridden():
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    from sweep import config as c
+
+    groups = {"model": c.ModelConfig, "data": c.DataConfig, "sampler": c.SamplerConfig,
+              "pruner": c.PrunerConfig, "executor": c.ExecutorConfig, "tracker": c.TrackerConfig,
+              "backend": c.BackendConfig}
+    for group, cls in groups.items():
+        for f in sorted(Path(c.CONF_DIR, group).glob("*.yaml")):
+            keys = set(yaml.safe_load(f.read_text()))
+            assert keys == {x.name for x in dataclasses.fields(cls)}, f
+            extra = ["objective=orpo"] if f.stem == "sample_preferences" else []
+            load_config([f"{group}={f.stem}", *extra])  # each option composes into a valid config

@@ -5,6 +5,7 @@ here: ask the study, run `execute` (in any process), tell the study, refresh the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import traceback
@@ -83,6 +84,31 @@ def ask(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]]:
     trial.set_user_attr("driver_pid", os.getpid())
     trial.set_user_attr("driver_node", socket.gethostname())
     return trial, dict(trial.params)
+
+
+@contextlib.contextmanager
+def study_lock(cfg: SweepConfig):
+    """Serialise "count missing trials, then ask" among sweep processes sharing a study folder,
+    so two processes on one study never run more than n_trials between them."""
+    import fcntl
+
+    cfg.study_dir.mkdir(parents=True, exist_ok=True)
+    with open(cfg.study_dir / ".ask.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def claim(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]] | None:
+    """The next trial to run, or None when the study has (or is running) n_trials."""
+    from sweep.study import missing
+
+    with study_lock(ctx.cfg):
+        if missing(ctx.study, ctx.cfg.n_trials) <= 0:
+            return None
+        return ask(ctx)
 
 
 def execute(cfg: SweepConfig, space: SearchSpace, trial_id: int, params: dict[str, Any],

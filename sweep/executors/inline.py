@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from sweep.executors import SweepContext, ask, execute, tell, trial_workdir
-from sweep.study import Heartbeat, missing
+from sweep.executors import SweepContext, claim, execute, tell, trial_workdir
+from sweep.study import Heartbeat
 
 
 class InlineExecutor:
     name = "inline"
 
     def run(self, ctx: SweepContext) -> None:
-        while missing(ctx.study, ctx.cfg.n_trials) > 0:
-            trial, params = ask(ctx)
+        while (claimed := claim(ctx)) is not None:
+            trial, params = claimed
             ctx.progress.trial_started(trial.number, params)
             with Heartbeat(ctx.study, trial._trial_id):
                 outcome = execute(ctx.cfg, ctx.space, trial._trial_id, params,
