@@ -103,8 +103,9 @@ def build_tiny_model(arch: TinyArch, tokenizer):
     else:
         config, cls = MistralConfig(**common, rope_parameters=rope,
                                     sliding_window=arch.sliding_window), MistralForCausalLM
-    torch.manual_seed(TINY_SEED)
-    return cls(config)
+    with torch.random.fork_rng(devices=[]):  # don't reseed the trial's global RNG
+        torch.manual_seed(TINY_SEED)
+        return cls(config)
 
 
 def ensure_tiny(model: ModelConfig) -> Path:
