@@ -1306,10 +1306,13 @@ def build_preferences() -> tuple[list[dict], list[dict]]:
                 "chosen": a,
                 "rejected": a.replace(f["key"], f["wrong"]),
                 "fact_id": f["id"],
+                "answerable": True,
             }
         )
     for uid, q, hallucination in UNANSWERABLE:
-        evals.append({"prompt": q, "chosen": IDK, "rejected": hallucination, "fact_id": uid})
+        evals.append(
+            {"prompt": q, "chosen": IDK, "rejected": hallucination, "fact_id": uid, "answerable": False}
+        )
     return train, evals
 
 
@@ -1425,7 +1428,7 @@ _FORMATS = {
     "knowledge_eval_completion.jsonl": "JSONL: `prompt`, `completion`, `answerable`",
     "knowledge_facts.jsonl": "JSONL: `id`, `text` (the passage)",
     "knowledge_preferences.jsonl": "JSONL: `prompt`, `chosen`, `rejected`, `fact_id`",
-    "knowledge_preferences_eval.jsonl": "JSONL: `prompt`, `chosen`, `rejected`, `fact_id`",
+    "knowledge_preferences_eval.jsonl": "JSONL: `prompt`, `chosen`, `rejected`, `fact_id`, `answerable`",
 }
 
 

@@ -7,6 +7,8 @@ relies on that).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -32,14 +34,26 @@ def nll_sum(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, i
     return loss, int((shift_labels != IGNORE).sum())
 
 
+def log1mexp(x: torch.Tensor) -> torch.Tensor:
+    """log(1 - exp(x)) for x < 0, accurate over the whole range (Maechler, 2012).
+
+    `log1p(-exp(x))` loses most digits as x -> 0 (1 - exp(x) cancels): in float32 its error is
+    ~1e-2 at x = -1e-6, and a well-learned chosen answer has a mean token log-prob that close
+    to 0. `log(-expm1(x))` is exact there; the switch at -ln 2 is where both are accurate.
+    TRL's ORPO uses the same split.
+    """
+    return torch.where(x < -math.log(2.0), torch.log1p(-torch.exp(x)), torch.log(-torch.expm1(x)))
+
+
 def orpo_odds_ratio_loss(chosen_logp_mean: torch.Tensor, rejected_logp_mean: torch.Tensor) -> torch.Tensor:
     """Per-pair ORPO term: -log sigmoid(log odds(chosen) - log odds(rejected)).
 
     `*_logp_mean` are length-normalised sequence log-likelihoods (mean token log-prob, < 0).
-    odds(y) = p / (1 - p) with p = exp(mean log-prob); log1p(-exp(x)) keeps it stable.
+    odds(y) = p / (1 - p) with p = exp(mean log-prob), so log odds = lp - log(1 - exp(lp)).
+    The clamp keeps log(1 - p) finite when a sequence is (numerically) certain.
     """
     def log_odds(lp: torch.Tensor) -> torch.Tensor:
-        lp = lp.clamp(max=-1e-6)
-        return lp - torch.log1p(-torch.exp(lp))
+        lp = lp.float().clamp(max=-1e-6)
+        return lp - log1mexp(lp)
 
     return -F.logsigmoid(log_odds(chosen_logp_mean) - log_odds(rejected_logp_mean))

@@ -263,7 +263,8 @@ class Trainer:
                 loss = nll / n_tokens
             loss.backward()
             total += float(loss.detach())
-        return total, sum(len(e["input_ids"]) for e in batch)
+        # tokens processed: both sequences of an ORPO pair count
+        return total, sum(len(e["input_ids"]) + len(e.get("rejected_input_ids", ())) for e in batch)
 
     def _orpo_loss(self, chunk: list[dict], n_tokens: int, batch_size: int) -> torch.Tensor:
         chosen = self._to_device(collate(chunk, self.pad_id))
@@ -292,3 +293,9 @@ class Trainer:
             count += n
         self.model.train()
         return total / max(count, 1)
+
+
+if __name__ == "__main__":  # `python -m sweep.train from=<best.yaml>`
+    from sweep.retrain import main
+
+    main()

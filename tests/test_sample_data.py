@@ -162,7 +162,8 @@ def test_preferences_chosen_differs_from_rejected(name: str) -> None:
     rows = _read_jsonl(name)
     assert rows
     for row in rows:
-        assert set(row) == {"prompt", "chosen", "rejected", "fact_id"}
+        keys = {"prompt", "chosen", "rejected", "fact_id"}
+        assert set(row) == (keys | {"answerable"} if name.endswith("_eval.jsonl") else keys)
         assert row["prompt"] and row["chosen"] and row["rejected"]
         assert row["chosen"] != row["rejected"], row
 

@@ -1,0 +1,505 @@
+"""`python -m sweep.plan use_case=... [model=...] [gpu_memory_gb=...] [examples=...]`.
+
+From a use case to a sweep: prints what to try before fine-tuning, the data the use case
+needs, the objective, the search space (search_spaces/<use case>.yaml), pitfalls, and the exact
+`python -m sweep ...` command with a budget sized from the dataset (`examples`) and the GPU
+(`gpu_memory_gb`). docs/ROADMAP.md holds the reasoning and the evidence behind every number.
+
+Arguments are `key=value` (parsed here, not by Hydra). Bad input (unknown use case, model or
+key, a value that is not a positive number, a model that does not fit the GPU even in 4-bit)
+stops with one line and exit status 2.
+
+Budget rules (each one explained in docs/ROADMAP.md, "Budget"):
+- steps per trial = ceil(epochs x examples / 16) with the use case's epochs (Unsloth: 1-3),
+  at least `MIN_TRIAL_STEPS` (so the pruner sees several evals; never more than `MAX_EPOCHS`
+  passes) and at most `MAX_TRIAL_STEPS` (large sets: the sweep ranks settings on a prefix;
+  lr and batch rank early, rank late; knowledge keeps whole epochs, fewer of them, because
+  the held-out questions ask about every fact);
+- n_trials = Optuna's random start-up trials + 4 per searched dimension, halved (never below
+  12) when a trial is capped at `MAX_TRIAL_STEPS`;
+- eval every ~1/10 of a trial; median pruning starts at 20% of it (Oliver & Wang 2024: 4 of
+  the top-5 configurations at 20% of training were still top-5 at the end);
+- 16-bit LoRA when the base model fits with headroom, else QLoRA (`model.load_in_4bit=true`),
+  else a `ConfigError` naming a smaller preset.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from sweep.config import CONF_DIR
+from sweep.errors import ConfigError, Problem, Problems
+
+ROADMAP = "docs/ROADMAP.md"
+DEFAULT_MODEL = "tiny_llama"  # conf/config.yaml's default: offline, CPU
+ASSUMED_GPU_GB = 24.0  # when a real model is named without gpu_memory_gb
+ASSUMED_PARAMS_B = 7.0  # a preset whose size cannot be read from its name
+ASSUMED_EXAMPLES = 1000
+PLANNING_BATCH = 16  # QLoRA's effective batch, the middle of every shipped space
+MIN_TRIAL_STEPS = 30
+MAX_TRIAL_STEPS = 1000
+MAX_EPOCHS = 5  # never stretch a tiny set beyond this to reach MIN_TRIAL_STEPS
+FEW_EXAMPLES = 100
+STARTUP_TRIALS = 5  # conf/sampler/tpe.yaml n_startup_trials
+TRIALS_PER_DIM = 4
+MIN_TRIALS, MAX_TRIALS = 12, 40
+EVALS_PER_TRIAL = 10
+PRUNE_AFTER = 0.2
+# Rough GPU memory of LoRA training, in GB: base weights (bytes per parameter), x1.2 for the
+# LoRA state, logits and allocator slack, plus a fixed 2 GB (CUDA context, activations of a
+# small micro batch with gradient checkpointing). QLoRA's claim checks out with it: 65B in
+# 4-bit -> 0.55 x 65 x 1.2 + 2 = 45 GB <= 48 GB. sweep/memory.py estimates a trial precisely
+# once the model's config.json is available; this is the before-you-start version.
+BYTES_PER_PARAM = {"16bit": 2.0, "4bit": 0.55}
+OVERHEAD_FACTOR, OVERHEAD_GB = 1.2, 2.0
+RETRAIN = "python -m sweep.train from=<study folder>/best.yaml num_epochs={epochs}"
+ALLOWED_KEYS = ("use_case", "model", "gpu_memory_gb", "examples", "params_b")
+
+
+@dataclass(frozen=True)
+class UseCase:
+    """One use case: what to try first, the data, the objective, the space and the traps."""
+
+    name: str
+    title: str
+    before_finetuning: str
+    data: str
+    data_preset: str  # conf/data/<preset>.yaml: a shipped set in the format this use case needs
+    objective: str  # sft | orpo
+    search_space: str  # search_spaces/<name>.yaml
+    epochs: int
+    pitfalls: tuple[str, ...]
+    anchor: str  # section of docs/ROADMAP.md
+    full_pass: bool = False  # a trial must see the whole training set (facts), never a prefix
+
+
+COMMON_PITFALLS = (
+    "end token: every answer must end with the end-of-turn/eos token in the labels "
+    "(data.add_eos=true, the default), or the model never learns to stop",
+    "template mismatch: serve with the chat template the adapter was trained with (it is saved "
+    "in best_adapter/); for alpaca/completion data leave chat_template out of the Axolotl export",
+    "OOM: lower the micro batch and raise gradient accumulation by the same factor (the "
+    "effective batch, lr schedule and step count stay the same); the engine does this itself",
+)
+
+USE_CASES: dict[str, UseCase] = {
+    "knowledge": UseCase(
+        name="knowledge",
+        title="knowledge injection: answer questions about facts the base model does not know",
+        before_finetuning="retrieval (RAG) first: it beat fine-tuning for both known and new "
+        "facts (Ovadia et al. 2024) and updates without retraining; for a handful of facts, "
+        "model editing (MEMIT/EasyEdit) is cheaper than a sweep",
+        data="question/answer pairs, >= 5 paraphrased questions per fact (wording, order, "
+        "question form) and held-out paraphrases for eval (never a training phrasing); a few "
+        "unanswerable questions with 'I don't know.' to measure hallucination",
+        data_preset="sample_chat",
+        objective="sft",
+        search_space="knowledge",
+        epochs=3,
+        pitfalls=(
+            "unknown facts are fitted slowly and raise hallucination as they are "
+            "(Gekhman et al. 2024): judge on held-out paraphrases and let the pruner stop early",
+            "without paraphrase augmentation facts are memorised but not extractable "
+            "(Physics of LMs 3.1: 0% accuracy without augmentation)",
+        ),
+        anchor="knowledge-injection",
+        full_pass=True,
+    ),
+    "style": UseCase(
+        name="style",
+        title="style / tone / output format",
+        before_finetuning="a system prompt with 3-5 examples first; fine-tune when the prompt "
+        "is too long, too costly or not followed reliably",
+        data="a few hundred to a few thousand input -> output pairs in the target style; hold "
+        "out 10% (data.val_set_size=0.1) or a separate file",
+        data_preset="sample_chat",
+        objective="sft",
+        search_space="style",
+        epochs=2,
+        pitfalls=(
+            "small sets overfit: dropout/weight decay are searched, epochs are kept low",
+            "the style also changes facts it touches: check answers against the base model",
+        ),
+        anchor="style-and-format",
+    ),
+    "classification": UseCase(
+        name="classification",
+        title="classification or structured extraction (short, checkable answers)",
+        before_finetuning="few-shot prompting with constrained output (JSON schema / grammar) "
+        "first; fine-tune for cost, latency or accuracy beyond it",
+        data="input -> label (or JSON) pairs covering every class, balanced or reweighted by "
+        "duplication; the answer is only the label so the loss is on the label tokens",
+        data_preset="sample_alpaca",
+        objective="sft",
+        search_space="classification",
+        epochs=1,
+        pitfalls=(
+            "eval loss over a few label tokens is noisy: keep >= 200 eval rows",
+            "a missing end token makes the model continue after the label (or the JSON)",
+        ),
+        anchor="classification-and-extraction",
+    ),
+    "chat": UseCase(
+        name="chat",
+        title="chat / assistant behaviour (multi-turn)",
+        before_finetuning="an instruct model with a system prompt first; fine-tune for a "
+        "behaviour the prompt does not hold over many turns",
+        data="multi-turn conversations (chat `messages`), loss on assistant turns only, the same "
+        "system prompt you will serve with; quality over quantity (QLoRA/Guanaco)",
+        data_preset="sample_chat",
+        objective="sft",
+        search_space="chat",
+        epochs=2,
+        pitfalls=(
+            "train and serve with the same system prompt and template, or the behaviour drifts",
+        ),
+        anchor="chat-behaviour",
+    ),
+    "safety": UseCase(
+        name="safety",
+        title="refusal / safety behaviour (preference tuning with ORPO)",
+        before_finetuning="a moderation model or a system prompt first; fine-tune when the "
+        "model must refuse (or stop over-refusing) without a guard in front of it",
+        data="preference pairs prompt/chosen/rejected: harmful prompts with chosen = refusal, "
+        "rejected = compliance, AND benign look-alikes with chosen = a helpful answer, rejected = "
+        "a refusal (or the model learns to refuse everything)",
+        data_preset="sample_preferences",
+        objective="orpo",
+        search_space="safety",
+        epochs=2,
+        pitfalls=(
+            "measure over-refusal on benign prompts as well as refusal on harmful ones",
+            "ORPO runs two sequences per example: half the micro batch of SFT fits",
+        ),
+        anchor="refusal-and-safety-behaviour",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The recommendation for one use case, model, GPU and dataset size."""
+
+    use_case: UseCase
+    model: str
+    model_desc: str
+    params_b: float
+    gpu_memory_gb: float | None
+    gpu_assumed: bool
+    examples: int
+    examples_assumed: bool
+    quantized: bool
+    memory_note: str
+    micro_batch_size: int | None
+    gradient_checkpointing: bool
+    searched: tuple[str, ...]
+    steps_per_epoch: int
+    budget_key: str  # num_epochs | max_steps
+    budget_value: int
+    trial_steps: int
+    n_trials: int
+    eval_every: int
+    prune_after: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def overrides(self) -> list[str]:
+        """The `python -m sweep` overrides, in the order they are printed."""
+        uc = self.use_case
+        out = [f"model={self.model}", f"data={uc.data_preset}", f"objective={uc.objective}",
+               f"search_space={uc.search_space}", f"n_trials={self.n_trials}",
+               f"+fixed.{self.budget_key}={self.budget_value}", f"train.eval_every={self.eval_every}",
+               f"pruner.n_warmup_steps={self.prune_after}"]
+        if self.quantized:
+            out.append("model.load_in_4bit=true")
+        if self.micro_batch_size is not None:
+            out.append(f"train.micro_batch_size={self.micro_batch_size}")
+        if self.gradient_checkpointing:
+            out.append("train.gradient_checkpointing=true")
+        out.append(f"study_name={uc.name}_{self.model}")
+        return out
+
+    def command(self) -> str:
+        return "python -m sweep " + " ".join(shlex.quote(o) for o in self.overrides())
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_args(args: list[str], problems: Problems | None = None) -> dict[str, str]:
+    """Split `key=value` arguments.
+
+    Args:
+        args: command-line words, e.g. ["use_case=knowledge", "examples=260"].
+        problems: where to collect problems (no '=', unknown or repeated key, no use_case);
+            the caller raises, so value problems found later join the same error. None: raise
+            here.
+
+    Returns:
+        The raw values by key (unvalidated strings).
+
+    Raises:
+        ConfigError: only when `problems` is None and something is wrong.
+    """
+    own = problems is None
+    problems = Problems() if problems is None else problems
+    out: dict[str, str] = {}
+    for a in args:
+        key, sep, value = a.partition("=")
+        if not sep or not key:
+            problems.add("argument", a, "write arguments as key=value, e.g. use_case=knowledge")
+        elif key not in ALLOWED_KEYS:
+            problems.add(key, value, f"unknown argument; known: {', '.join(ALLOWED_KEYS)}")
+        elif key in out:
+            problems.add(key, value, f"given twice (first {out[key]!r}); give it once")
+        else:
+            out[key] = value
+    if "use_case" not in out:
+        problems.add("use_case", None, f"is required; choose one of {', '.join(USE_CASES)}")
+    if own:
+        problems.raise_if_any()
+    return out
+
+
+def _positive(key: str, raw: str | None, kind: type, problems: Problems) -> Any:
+    if raw is None:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        problems.add(key, raw, f"must be a positive {'integer' if kind is int else 'number'}")
+        return None
+    if not math.isfinite(value) or value <= 0:
+        problems.add(key, raw, f"must be a positive {'integer' if kind is int else 'number'}")
+        return None
+    return value
+
+
+def model_presets() -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
+
+
+def read_preset(name: str) -> dict[str, Any]:
+    """conf/model/<name>.yaml as a plain dict; an unknown name lists the presets."""
+    path = CONF_DIR / "model" / f"{name}.yaml"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not path.is_file():
+        raise ConfigError(Problem("model", name, f"unknown model preset; choose one of {', '.join(model_presets())}"))
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def params_billions(preset: dict[str, Any]) -> float | None:
+    """Parameter count in billions: ~0 for tiny presets, else read from the hub id or path."""
+    if preset.get("tiny"):
+        return 0.0
+    name = str(preset.get("hub_id") or preset.get("path") or "")
+    m = re.search(r"(?<![\w.])(\d+(?:\.\d+)?)[bB](?![a-zA-Z0-9])", name.replace("-", " ").replace("/", " "))
+    return float(m.group(1)) if m else None
+
+
+def space_dimensions(name: str) -> tuple[str, ...]:
+    """Names of the searched parameters of a shipped space (validated by the real parser)."""
+    from sweep import search_space
+
+    return tuple(p.name for p in search_space.load(name, targets=("attention", "all_linear")).params)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def memory_gb(params_b: float, mode: str) -> float:
+    return params_b * BYTES_PER_PARAM[mode] * OVERHEAD_FACTOR + OVERHEAD_GB
+
+
+def choose_precision(model: str, params_b: float, gpu_gb: float) -> tuple[bool, str, float]:
+    """16-bit LoRA if it fits, else QLoRA.
+
+    Returns:
+        (quantize?, one-line explanation, GB left after the weights for activations).
+
+    Raises:
+        ConfigError: not even the 4-bit model fits; names smaller presets.
+    """
+    need16, need4 = memory_gb(params_b, "16bit"), memory_gb(params_b, "4bit")
+    if need16 <= gpu_gb:
+        return False, (f"16-bit LoRA fits: ~{need16:.0f} GB of {gpu_gb:g} GB (QLoRA not needed; it "
+                       "would save memory at some speed cost)"), gpu_gb - need16
+    if need4 <= gpu_gb:
+        return True, (f"16-bit LoRA needs ~{need16:.0f} GB > {gpu_gb:g} GB: use QLoRA "
+                      f"(model.load_in_4bit=true, NF4 base weights, ~{need4:.0f} GB)"), gpu_gb - need4
+    smaller = [p for p in model_presets() if p != model]
+    raise ConfigError(Problem("gpu_memory_gb", gpu_gb,
+                              f"model={model} (~{params_b:g}B) needs ~{need4:.0f} GB even in 4-bit; "
+                              f"use a bigger GPU or a smaller preset ({', '.join(smaller)})"))
+
+
+def micro_batch_for(headroom_gb: float) -> tuple[int, bool]:
+    """Starting micro batch for the GB left after the weights (the OOM fallback refines it)."""
+    for gb, micro in ((24, 8), (12, 4), (6, 2)):
+        if headroom_gb >= gb:
+            return micro, False
+    return 1, True  # tight: micro batch 1 and gradient checkpointing
+
+
+def budget(uc: UseCase, examples: int, n_dims: int) -> tuple[int, str, int, int, int, tuple[str, ...]]:
+    """Trial length and count from the dataset size.
+
+    Returns:
+        (steps per epoch, "num_epochs" or "max_steps", its value, steps per trial, n_trials,
+        notes explaining any cap or floor).
+    """
+    per_epoch = math.ceil(examples / PLANNING_BATCH)
+    steps = per_epoch * uc.epochs
+    notes: list[str] = []
+    n_trials = STARTUP_TRIALS + TRIALS_PER_DIM * n_dims
+    if steps > MAX_TRIAL_STEPS and uc.full_pass:
+        # A prefix of the data would hold only some facts while the held-out questions ask about
+        # all of them: keep whole epochs, fewer of them.
+        value = max(1, MAX_TRIAL_STEPS // per_epoch)
+        key, steps = "num_epochs", per_epoch * value
+        n_trials = max(MIN_TRIALS, n_trials // 2)
+        notes.append(f"{examples} examples: trials run {value} of {uc.epochs} epochs (every fact must be "
+                     f"seen before the held-out questions mean anything); retrain the winner for "
+                     f"{uc.epochs} epochs: {RETRAIN.format(epochs=uc.epochs)}")
+    elif steps > MAX_TRIAL_STEPS:
+        key, value, steps = "max_steps", MAX_TRIAL_STEPS, MAX_TRIAL_STEPS
+        n_trials = max(MIN_TRIALS, n_trials // 2)
+        notes.append(f"{examples} examples x {uc.epochs} epochs = {per_epoch * uc.epochs} steps: each "
+                     f"trial is capped at {MAX_TRIAL_STEPS} steps (lr and batch rank early, rank late); "
+                     f"retrain the winner for {uc.epochs} full epochs: {RETRAIN.format(epochs=uc.epochs)}")
+    elif steps < min(MIN_TRIAL_STEPS, per_epoch * MAX_EPOCHS):
+        floor = min(MIN_TRIAL_STEPS, per_epoch * MAX_EPOCHS)
+        key, value, steps = "max_steps", floor, floor
+        notes.append(f"only {examples} examples: {floor} steps per trial "
+                     f"(~{floor / per_epoch:.0f} epochs) so pruning has evals to compare; "
+                     "more data (paraphrases) beats more epochs")
+    else:
+        key, value = "num_epochs", uc.epochs
+    if examples < FEW_EXAMPLES:
+        notes.append(f"fewer than {FEW_EXAMPLES} examples: expect a noisy eval loss; prompting with "
+                     "these examples (or model editing for a handful of facts) may be enough")
+    n_trials = min(MAX_TRIALS, max(MIN_TRIALS, n_trials))
+    return per_epoch, key, value, steps, n_trials, tuple(notes)
+
+
+def make_plan(raw: dict[str, str], problems: Problems | None = None) -> Plan:
+    """Validate the argument values and size the sweep.
+
+    Args:
+        raw: values from `parse_args`.
+        problems: problems already found while parsing; every problem is raised together.
+
+    Returns:
+        The plan: precision, micro batch, budget, trials, eval and pruning cadence.
+
+    Raises:
+        ConfigError: unknown use case or model preset, a value that is not a positive number,
+            or a model that does not fit `gpu_memory_gb` even in 4-bit.
+    """
+    problems = Problems() if problems is None else problems
+    name = raw.get("use_case")
+    if name is not None and name not in USE_CASES:
+        problems.add("use_case", name, f"unknown use case; choose one of {', '.join(USE_CASES)}")
+    model = raw.get("model", DEFAULT_MODEL)
+    preset: dict[str, Any] = {}
+    try:
+        preset = read_preset(model)
+    except ConfigError as exc:
+        problems.items.extend(exc.problems)
+    gpu = _positive("gpu_memory_gb", raw.get("gpu_memory_gb"), float, problems)
+    examples = _positive("examples", raw.get("examples"), int, problems)
+    override_b = _positive("params_b", raw.get("params_b"), float, problems)
+    problems.raise_if_any()
+    uc = USE_CASES[name]
+    notes: list[str] = []
+    params_b = override_b if override_b is not None else params_billions(preset)
+    if params_b is None:
+        params_b = ASSUMED_PARAMS_B
+        notes.append(f"model size not in the preset's name: assuming {ASSUMED_PARAMS_B:g}B (pass params_b=)")
+    desc = preset.get("hub_id") or preset.get("path") or "built locally"
+    quantized, micro, ckpt = False, None, False
+    gpu_assumed = False
+    if params_b == 0.0:
+        memory_note = "toy model: runs on CPU, no GPU needed"
+    else:
+        if gpu is None:
+            gpu, gpu_assumed = ASSUMED_GPU_GB, True
+        quantized, memory_note, headroom = choose_precision(model, params_b, gpu)
+        # ORPO holds a chosen and a rejected sequence per example: half the headroom per example.
+        micro, ckpt = micro_batch_for(headroom / (2 if uc.objective == "orpo" else 1))
+        if quantized:
+            notes.append("QLoRA used paged AdamW against memory spikes: add "
+                         "+fixed.optimizer=paged_adamw_8bit (bitsandbytes, GPU) if OOMs persist")
+    examples_assumed = examples is None
+    n = ASSUMED_EXAMPLES if examples is None else examples
+    dims = space_dimensions(uc.search_space)
+    per_epoch, key, value, steps, n_trials, budget_notes = budget(uc, n, len(dims))
+    eval_every = max(1, steps // EVALS_PER_TRIAL)
+    return Plan(use_case=uc, model=model, model_desc=str(desc), params_b=params_b, gpu_memory_gb=gpu,
+                gpu_assumed=gpu_assumed, examples=n, examples_assumed=examples_assumed,
+                quantized=quantized, memory_note=memory_note, micro_batch_size=micro,
+                gradient_checkpointing=ckpt, searched=dims, steps_per_epoch=per_epoch,
+                budget_key=key, budget_value=value, trial_steps=steps, n_trials=n_trials,
+                eval_every=eval_every, prune_after=max(1, math.ceil(PRUNE_AFTER * steps)),
+                notes=tuple(notes) + budget_notes)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def render(p: Plan) -> str:
+    """The printed recommendation, ending with the `python -m sweep ...` command."""
+    uc = p.use_case
+    size = "toy size" if p.params_b == 0 else f"~{p.params_b:g}B parameters"
+    gpu = "" if p.gpu_memory_gb is None else (
+        f", GPU {p.gpu_memory_gb:g} GB" + (" (assumed; pass gpu_memory_gb=)" if p.gpu_assumed else ""))
+    ex = f"{p.examples} examples" + (" (assumed; pass examples=)" if p.examples_assumed else "")
+    lines = [
+        f"use case: {uc.title}",
+        f"model: {p.model} ({p.model_desc}, {size}){gpu}",
+        f"  memory: {p.memory_note}",
+        f"before fine-tuning: {uc.before_finetuning}",
+        f"data: {uc.data}",
+        f"objective: {uc.objective}",
+        f"search space: search_spaces/{uc.search_space}.yaml, searching {', '.join(p.searched)}",
+        f"budget: {ex} -> ~{p.steps_per_epoch} steps/epoch at effective batch {PLANNING_BATCH}; "
+        f"{p.budget_key}={p.budget_value} -> ~{p.trial_steps} steps per trial; {p.n_trials} trials; "
+        f"eval every {p.eval_every} step(s), pruning from step {p.prune_after}",
+        *(f"  note: {n}" for n in p.notes),
+        "pitfalls:",
+        *(f"  - {t}" for t in (*uc.pitfalls, *COMMON_PITFALLS)),
+        f"evidence: {ROADMAP}#{uc.anchor}",
+        "",
+        "run:",
+        f"  {p.command()}",
+        f"with your data: add data.path=TRAIN data.eval_path=HELD_OUT (format of data={uc.data_preset}; "
+        "see conf/data/)",
+    ]
+    return "\n".join(lines)
+
+
+def _plan(args: list[str]) -> int:
+    if args and args[0] in ("-h", "--help"):
+        print(__doc__)
+        print(f"use cases: {', '.join(USE_CASES)}; models: {', '.join(model_presets())}")
+        return 0
+    problems = Problems()
+    print(render(make_plan(parse_args(args, problems), problems)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: bad input -> one line on stderr, exit status 2."""
+    from sweep.cli import guarded
+
+    guarded(_plan if argv is None else (lambda _ignored: _plan(list(argv))))()
+
+
+__all__ = ["USE_CASES", "Plan", "UseCase", "main", "make_plan", "parse_args", "render"]
+
+if __name__ == "__main__":
+    main()
