@@ -29,6 +29,8 @@ from sweep.config import SweepConfig, to_plain
 from sweep.search_space import SearchSpace, TrialParams
 
 HIDDEN_ATTRS = ("eval_history", "oom_fallbacks", "config")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -36,6 +38,7 @@ def atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
     os.replace(tmp, path)
 
 

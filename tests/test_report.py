@@ -1,0 +1,180 @@
+"""The offline study report, its command line, and optuna-dashboard opening our studies."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sweep import report
+from sweep.config import load_config
+from sweep.search_space import load as load_space
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_study(tmp_path: Path, n_complete: int = 3, extras: bool = True, name: str = "rep"):
+    """A study in the sweep's own storage, filled by hand: no training needed."""
+    cfg = load_config([f"output_dir={tmp_path}", f"study_name={name}", "search_space=quick"])
+    cfg.study_dir.mkdir(parents=True)
+    study = optuna.create_study(study_name=name, storage=cfg.storage_url(), direction="minimize")
+    study.set_user_attr("search_space", load_space("quick").to_dict())
+    study.set_user_attr("config", cfg.to_dict())
+
+    def trial(lr: float, r: int, losses: list[float]) -> optuna.Trial:
+        t = study.ask()
+        t.suggest_float("learning_rate", 1e-4, 1e-2, log=True)
+        t.suggest_categorical("lora_r", [4, 8, 16])
+        t.suggest_categorical("effective_batch_size", [4, 8])
+        study._storage.set_trial_param(t._trial_id, "learning_rate", lr, t.distributions["learning_rate"])
+        for step, loss in zip((10, 20, 30), losses, strict=False):
+            t.report(loss, step)
+        return t
+
+    for i in range(n_complete):
+        t = trial(10 ** (-4 + i * 0.9), (4, 8, 16)[i % 3], [3.0 - 0.1 * i, 2.8 - 0.2 * i, 2.7 - 0.3 * i])
+        t.set_user_attr("micro_batch_size", 4)
+        t.set_user_attr("tokens_per_s", 12345.6)
+        study.tell(t, 2.7 - 0.3 * i)
+    if extras:
+        t = trial(9e-3, 16, [4.5])
+        t.set_user_attr("prune_reason", "pruned at step 10 (eval loss 4.5000)")
+        study.tell(t, state=TrialState.PRUNED)
+        t = trial(2e-3, 8, [])
+        t.set_user_attr("fail_reason", "oom")
+        t.set_user_attr("fail_detail", "out of memory at micro batch 1 (step 3)")
+        study.tell(t, state=TrialState.FAIL)
+        t = trial(3e-3, 8, [3.3])
+        t.set_user_attr("fail_reason", "interrupted")
+        study.tell(t, state=TrialState.FAIL)
+        trial(4e-3, 4, [3.1])  # still running: the report is rebuilt mid-sweep
+    return cfg, study
+
+
+def script_srcs(page: str) -> list[str]:
+    return re.findall(r"<script[^>]*\bsrc\s*=", page, flags=re.IGNORECASE)
+
+
+def test_report_is_self_contained_with_all_sections(tmp_path):
+    cfg, study = make_study(tmp_path)
+    path = report.write_report(cfg, study)
+    assert path == cfg.study_dir / "report.html"
+    page = path.read_text()
+    assert script_srcs(page) == []  # no CDN, no external script: opens offline
+    assert page.count("plotly.js v") == 1  # the library once, not per figure
+    assert page.count('class="plotly-graph-div"') == 4  # parcoords, importance, history, intermediate
+    assert '"type":"parcoords"' in page
+    for title in ("Parallel coordinates", "Parameter importance", "Optimisation history", "Intermediate values",
+                  "Best trials", "Pruned and failed trials"):
+        assert f"<h2>{title}" in page
+    # state counts, reasons of pruned and failed trials
+    assert "interrupted (retried)" in page and "<td>oom</td>" in page
+    # complete, pruned, failed, interrupted, running, waiting
+    assert "<tr><td>3</td><td>1</td><td>1</td><td>1</td><td>1</td><td>0</td></tr>" in page
+    assert "pruned at step 10 (eval loss 4.5000)" in page and "out of memory at micro batch 1" in page
+    assert "optuna-dashboard sqlite:///" in page
+
+
+def test_parallel_coordinates_use_a_log_axis_for_learning_rate(tmp_path):
+    _, study = make_study(tmp_path, extras=False)
+    section = report.parallel_coordinates(study)
+    (trace,) = section.figure.data
+    assert trace.type == "parcoords"
+    dims = {d.label: d for d in trace.dimensions}
+    assert list(dims) == ["learning_rate (log)", "lora_r", "effective_batch_size", "eval loss"]
+    lr = dims["learning_rate (log)"]
+    lrs = [t.params["learning_rate"] for t in study.trials]
+    assert list(lr.values) == pytest.approx([math.log10(v) for v in lrs])
+    assert tuple(lr.range) == pytest.approx((-4.0, -2.0))
+    assert "1e-4" in lr.ticktext and "1e-3" in lr.ticktext and "5e-3" in lr.ticktext
+    assert list(dims["lora_r"].ticktext) == ["4", "8", "16"]
+    assert list(dims["eval loss"].values) == pytest.approx([t.value for t in study.trials])
+
+
+def test_intermediate_values_mark_pruned_trials(tmp_path):
+    _, study = make_study(tmp_path)
+    fig = report.intermediate_values(study).figure
+    names = {tr.name: tr for tr in fig.data}
+    assert names["trial 3 (pruned)"].line.dash == "dot"
+    assert names["trial 0 (complete)"].line.dash is None
+
+
+@pytest.mark.parametrize("n_complete", [0, 1])
+def test_report_with_fewer_than_two_complete_trials(tmp_path, n_complete):
+    cfg, study = make_study(tmp_path, n_complete=n_complete, extras=n_complete == 1)
+    page = report.write_report(cfg, study).read_text()
+    assert f"Needs at least 2 complete trials (have {n_complete})" in page
+    assert script_srcs(page) == []
+    if n_complete == 0:
+        assert "No complete trial yet." in page and "plotly.js v" not in page
+    else:
+        assert page.count("plotly.js v") == 1 and '"type":"parcoords"' in page
+
+
+def test_cli_rebuilds_the_report_from_storage(tmp_path):
+    from conftest import run_cli
+
+    cfg, _ = make_study(tmp_path)
+    out = run_cli("sweep.report", [f"study_name={cfg.study_name}", f"output_dir={tmp_path}"])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"report: {cfg.study_dir / 'report.html'}"
+    assert '"type":"parcoords"' in (cfg.study_dir / "report.html").read_text()
+
+
+def test_cli_unknown_study_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["sweep.report", "study_name=nope", f"output_dir={tmp_path}"])
+    with pytest.raises(SystemExit) as exc:
+        report.main()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "study_name='nope'" in err and "no such study" in err
+    assert not any(tmp_path.iterdir())  # nothing created
+
+
+def test_inspect_lines_name_the_dashboard_command(tmp_path):
+    cfg = load_config([f"output_dir={tmp_path}", "study_name=s"])
+    lines = report.inspect_lines(cfg)
+    assert lines[0] == f"dashboard: optuna-dashboard sqlite:///{tmp_path}/s/study.db"
+    assert lines[1] == f"report: python -m sweep.report study_name=s output_dir={tmp_path}"
+    journal = load_config([f"output_dir={tmp_path}", f"storage=journal://{tmp_path}/j.log"])
+    assert report.inspect_lines(journal)[0] == f"dashboard: optuna-dashboard {tmp_path}/j.log"
+    pg = load_config([f"output_dir={tmp_path}", "storage=postgresql://me:secret@db/optuna"])
+    assert all("secret" not in line for line in report.inspect_lines(pg))
+
+
+def test_optuna_dashboard_opens_our_study(tmp_path):
+    dashboard = pytest.importorskip("optuna_dashboard")
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    cfg, study = make_study(tmp_path)
+    storage = report.inspect_lines(cfg)[0].split("optuna-dashboard ", 1)[1]  # the printed command
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = make_server("127.0.0.1", 0, dashboard.wsgi(storage), handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with urllib.request.urlopen(f"{base}/api/studies", timeout=20) as resp:
+            studies = json.load(resp)["study_summaries"]
+        (ours,) = [s for s in studies if s["study_name"] == "rep"]
+        with urllib.request.urlopen(f"{base}/api/studies/{ours['study_id']}", timeout=20) as resp:
+            detail = json.load(resp)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    states = sorted(t["state"] for t in detail["trials"])
+    assert states == sorted(t.state.name.capitalize() for t in study.trials)
+    assert len(detail["trials"]) == 7
