@@ -179,7 +179,7 @@ class Encoder:
             return _render(self.tok, msgs[:first], True)
         if fmt == "alpaca":
             return self._alpaca_prompt(row)
-        return row.get("prompt") or ""
+        return (self.tok.bos_token or "") + (row.get("prompt") or "")
 
     def answer_text(self, row: dict[str, Any]) -> str:
         """The reference answer of a row (the first assistant turn)."""
@@ -240,7 +240,7 @@ class Encoder:
             elif row.get("text"):
                 prompt, answer = (self.tok.bos_token or ""), row["text"]
             else:
-                prompt, answer = row["prompt"], row["completion"]
+                prompt, answer = (self.tok.bos_token or "") + row["prompt"], row["completion"]
             p_ids, a_ids = _ids(self.tok, prompt), _ids(self.tok, answer)
             e_ids = _ids(self.tok, eos) if eos else []
             ids = p_ids + a_ids + e_ids

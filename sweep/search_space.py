@@ -168,7 +168,8 @@ class SearchSpace:
     def to_dict(self) -> dict[str, Any]:
         return {
             "params": {p.name: {k: v for k, v in dataclasses.asdict(p).items()
-                                if k != "name" and v not in (None, (), False)} for p in self.params},
+                                if k != "name" and v is not None and v != () and v is not False}
+                       for p in self.params},
             "fixed": dict(self.fixed),
             "enqueue": [dict(e) for e in self.enqueue],
         }

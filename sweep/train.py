@@ -32,6 +32,7 @@ class Reporter(Protocol):
 
     def report(self, step: int, value: float) -> None: ...
     def should_prune(self) -> bool: ...
+    def set_attrs(self, attrs: dict[str, Any]) -> None: ...
     def progress(self, info: dict[str, Any]) -> None: ...
 
 
@@ -41,6 +42,9 @@ class NullReporter:
 
     def should_prune(self) -> bool:
         return False
+
+    def set_attrs(self, attrs: dict[str, Any]) -> None:
+        pass
 
     def progress(self, info: dict[str, Any]) -> None:
         pass
