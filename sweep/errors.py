@@ -30,9 +30,9 @@ class ConfigError(Exception):
         super().__init__(self.message())
 
     def message(self) -> str:
-        if len(self.problems) == 1:
-            return f"invalid input: {self.problems[0]}"
-        return "invalid input: " + "; ".join(str(p) for p in self.problems)
+        """All problems on one line (a library's multi-line error text is folded)."""
+        text = "; ".join(str(p) for p in self.problems)
+        return "invalid input: " + " ".join(text.split())
 
 
 class Problems:

@@ -116,3 +116,29 @@ def test_bad_input_exits_2_with_one_line(case_id, module, args, words, tmp_path,
 
 def test_corpus_has_at_least_25_cases():
     assert len(CASES) >= 25
+
+
+# Commands that read what a sweep wrote: a missing study, trial or file, a corrupt best.yaml.
+TOOL_CASES = [
+    ("export-no-study", "sweep.export", ["study_name=nope", "output_dir={out}"], ["nope"]),
+    ("report-no-study", "sweep.report", ["study_name=nope", "output_dir={out}"], ["nope"]),
+    ("retrain-missing-file", "sweep.retrain", ["from={out}/best.yaml"], ["best.yaml"]),
+    ("retrain-not-yaml", "sweep.retrain", ["from={bad_yaml}"], ["s7.yaml"]),
+    ("retrain-wrong-schema", "sweep.retrain", ["from={low_high}"], ["s1.yaml"]),
+]
+
+
+@pytest.mark.parametrize("case_id, module, args, words", TOOL_CASES, ids=[c[0] for c in TOOL_CASES])
+def test_bad_input_to_tools_exits_2_with_one_line(case_id, module, args, words, tmp_path, monkeypatch, capsys):
+    files = case_files(tmp_path)
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", [module, *[a.format(out=out, **files) for a in args]])
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(module).main()
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert exit_.value.code == 2, err
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    assert not out.exists() or not any(out.rglob("*"))
