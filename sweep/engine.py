@@ -19,8 +19,8 @@ from typing import Any
 
 import optuna
 
-from sweep import backends, data, executors, models, results, search_space, study, templates
-from sweep.config import SweepConfig
+from sweep import backends, data, executors, memory, models, results, search_space, study, templates
+from sweep.config import SweepConfig, redact_url
 from sweep.errors import ConfigError, Problem
 from sweep.progress import Progress
 from sweep.search_space import SearchSpace
@@ -40,7 +40,10 @@ def load_space(cfg: SweepConfig) -> SearchSpace:
 
 def preflight(cfg: SweepConfig, space: SearchSpace) -> None:
     """Every check that can fail on user input, before anything is written to the study folder."""
+    from sweep import tracking
+
     backends.resolve_name(cfg.backend.name)
+    tracking.check(cfg)
     executor = executors.resolve_name(cfg)
     if executor == "inline" and cfg.executor.address:
         raise ConfigError(Problem("executor.address", cfg.executor.address,
@@ -93,14 +96,15 @@ def open_study(cfg: SweepConfig, space: SearchSpace) -> optuna.Study:
     existing = study.load_existing(cfg)
     if existing is not None:
         study.check_resumable(existing, cfg, space)
-    cfg.study_dir.mkdir(parents=True, exist_ok=True)
-    st = study.open_study(cfg, space)
-    if "identity" not in st.user_attrs:
-        st.set_user_attr("identity", study.identity(cfg, space))
-        st.set_user_attr("config", cfg.to_dict())
-        st.set_user_attr("search_space", space.to_dict())
-        for values in space.enqueue:
-            st.enqueue_trial(values, user_attrs={"enqueued": True}, skip_if_exists=True)
+    # one process at a time creates the study, its tables and its enqueued trials
+    with executors.study_lock(cfg):
+        st = study.open_study(cfg, space)
+        if "identity" not in st.user_attrs:
+            st.set_user_attr("identity", study.identity(cfg, space))
+            st.set_user_attr("config", cfg.to_dict())
+            st.set_user_attr("search_space", space.to_dict())
+            for values in space.enqueue:
+                st.enqueue_trial(values, user_attrs={"enqueued": True}, skip_if_exists=True)
     return st
 
 
@@ -120,7 +124,9 @@ def run(cfg: SweepConfig, *, tracker: Any = None) -> SweepSummary:
     def on_trial_end(frozen: optuna.trial.FrozenTrial) -> None:
         results.refresh(cfg, space, st)
 
-    ctx = executors.SweepContext(cfg=cfg, space=space, study=st, progress=progress, on_trial_end=on_trial_end)
+    # memory_cap: the largest micro batch whose estimated peak fits the GPU (None without one)
+    ctx = executors.SweepContext(cfg=cfg, space=space, study=st, progress=progress, on_trial_end=on_trial_end,
+                                 memory_cap=memory.Planner(cfg))
     executors.get(executors.resolve_name(cfg)).run(ctx)
     results.refresh(cfg, space, st)
     finish(cfg, space, st)
@@ -161,13 +167,8 @@ def print_summary(s: SweepSummary, top: int = 5) -> None:
         if (d / name).exists():
             print(f"  {d / name}", file=out)
     print(f"storage: {redact_url(s.cfg.storage_url())}", file=out)
-
-
-def redact_url(url: str) -> str:
-    """Hide a password in a storage URL (postgresql://user:secret@host/db)."""
-    import re
-
-    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+    from sweep.report import inspect_lines  # optuna-dashboard, report rebuild, wandb sync commands
+    print(*inspect_lines(s.cfg), sep="\n", file=out)
 
 
 def _fmt(v: Any) -> str:

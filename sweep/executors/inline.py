@@ -13,9 +13,14 @@ class InlineExecutor:
         while (claimed := claim(ctx)) is not None:
             trial, params = claimed
             ctx.progress.trial_started(trial.number, params)
+            p = ctx.space.from_values(params)
+            plan = getattr(ctx.memory_cap, "plan", None)  # memory.Planner: estimate + micro-batch cap
+            placement = plan(p) if plan is not None else None
+            if placement is not None and placement.estimated_peak_mb is not None:
+                trial.set_user_attr("estimated_peak_mb", round(placement.estimated_peak_mb, 1))
+            cap = placement.micro_batch_cap if placement is not None else ctx.memory_cap(p)
             with Heartbeat(ctx.study, trial._trial_id):
                 outcome = execute(ctx.cfg, ctx.space, trial._trial_id, params,
                                   trial_workdir(ctx.cfg, trial.number), study=ctx.study,
-                                  memory_cap=ctx.memory_cap(ctx.space.from_values(params)),
-                                  on_progress=ctx.progress.update)
+                                  memory_cap=cap, on_progress=ctx.progress.update)
             tell(ctx, trial, outcome)

@@ -1,0 +1,368 @@
+"""Ray executor: every trial in its own Ray worker process, placed by estimated memory.
+
+Driver loop, top to bottom (`RayExecutor.run`):
+1. join the cluster (`executor.address` / `RAY_ADDRESS`) or start a local Ray;
+2. optionally serve the study's storage over Optuna's gRPC proxy so that workers on other
+   machines can reach a SQLite study (`executor.storage_proxy_port`);
+3. while trials are missing and the cluster has room: ask the study for a trial, plan it
+   (`sweep.memory.Planner`: micro batch that fits, GPU fraction), record the plan on the trial
+   and submit it as a fresh worker (`max_calls=1`: a finished, pruned or crashed trial gives
+   all its memory back; `max_retries=0`: a crashed trial is a result, not something to rerun);
+4. `ray.wait` for whichever trial ends first and tell the study at once (no batch barrier);
+   a trial is asked only when the cluster has room for it, so the sampler sees every result
+   that came in before.
+
+The worker calls `sweep.executors.execute` with `study=None`, so it attaches to the same
+storage and the conf's pruner decides pruning in the worker; pruned trials end PRUNED. A worker
+that dies (killed, segfault, Ray's memory monitor) is recorded FAIL with reason
+"worker died: ..." and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sweep.config import SweepConfig
+from sweep.errors import ConfigError, Problem
+from sweep.executors import Outcome, SweepContext, claim, execute, tell, trial_workdir
+from sweep.memory import Placement, Planner, visible_gpu_memory_mb
+from sweep.study import Heartbeat
+
+FAULT_KILL_ENV = "SWEEP_FAULT_KILL_TRIAL"  # test hook: the worker of this trial number SIGKILLs itself
+# Driver environment forwarded to workers (a worker's environment is its raylet's, which on
+# another machine, or in a Ray started before the variable was set, does not have them).
+FORWARD_ENV_PREFIXES = ("SWEEP_", "WANDB_", "HF_", "TRANSFORMERS_")
+DRIVER_TOKEN = ".driver_token"  # in the study folder: tells a worker whether it shares our disk
+INSTALL_HINT = "pip install 'ray>=2.40' (or `pip install -e .`), or use executor=inline"
+
+
+def import_ray() -> Any:
+    """Ray, imported lazily (it is heavy and only the ray executor needs it)."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(Problem("executor", "ray", f"Ray is not installed: {INSTALL_HINT}")) from None
+    return ray
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _progress_line(number: int, info: dict[str, Any]) -> None:
+    # Ray forwards worker output to the driver's terminal, prefixed with the worker's pid.
+    print(f"[trial {number}] step {info['step']}/{info['total_steps']} eval_loss={info['eval_loss']:.4f} "
+          f"micro_batch={info.get('micro_batch_size')}", file=sys.stderr, flush=True)
+
+
+def _shares_disk(cfg: SweepConfig, token: str) -> bool:
+    try:
+        return (cfg.study_dir / DRIVER_TOKEN).read_text().strip() == token
+    except OSError:
+        return False
+
+
+def pack_dir(path: Path) -> bytes:
+    """A folder as tar bytes (adapters travel back to the driver when disks are not shared)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(path, arcname=".")
+    return buf.getvalue()
+
+
+def unpack_dir(data: bytes, path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12: refuse links and paths leaving `path`
+            tar.extractall(path, filter="data")
+        else:
+            tar.extractall(path)  # noqa: S202 - written by our own worker
+
+
+def trial_worker(cfg: SweepConfig, space: Any, trial_id: int, number: int, params: dict[str, Any],
+                 workdir: str, memory_cap: int | None, gpus: float,
+                 driver_token: str) -> tuple[Outcome, bytes | None]:
+    """Run one trial in this (fresh) Ray worker; returns the outcome and, when this machine
+    does not share the driver's disk, the trial's adapter folder as tar bytes."""
+    fault = os.environ.get(FAULT_KILL_ENV, "").strip()
+    if fault and int(fault) == number:
+        os.kill(os.getpid(), signal.SIGKILL)  # a crash as the driver sees it: no exception, no result
+
+    import optuna
+    import ray
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not "Using an existing study" per trial
+    node_id = ray.get_runtime_context().get_node_id()
+    if 0 < gpus < 1:
+        _limit_gpu_memory(gpus)
+    shared = _shares_disk(cfg, driver_token)
+    local = Path(workdir)
+    if not shared:
+        import tempfile
+
+        local = Path(tempfile.mkdtemp(prefix=f"sweep-trial-{number}-"))
+    outcome = execute(cfg, space, trial_id, params, local, memory_cap=memory_cap,
+                      on_progress=_progress_line)
+    outcome.attrs.update({"ray_node_id": node_id, "ray_gpus": gpus,
+                          "worker_storage": cfg.storage_url().split(":", 1)[0]})
+    files = None
+    if not shared:
+        if (local / "adapter").is_dir():
+            files = pack_dir(local / "adapter")
+        shutil.rmtree(local, ignore_errors=True)
+    return outcome, files
+
+
+def _limit_gpu_memory(fraction: float) -> None:
+    """Keep a trial that shares a GPU inside its share: going past it raises OOM in this trial
+    (which falls back to a smaller micro batch) instead of in a neighbour's."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.set_per_process_memory_fraction(min(1.0, fraction), 0)
+    except Exception:  # noqa: BLE001 - a missing limit only weakens isolation
+        pass
+
+
+def _gpu_memory_probe() -> float | None:
+    return visible_gpu_memory_mb()
+
+
+# --------------------------------------------------------------------------- driver side
+
+
+@dataclass
+class _Running:
+    trial: Any  # optuna.Trial
+    heartbeat: Heartbeat
+    placement: Placement
+    cpus: float
+    submitted: float
+
+
+def connect(cfg: SweepConfig) -> tuple[str | None, float]:
+    """Join the configured cluster or start a local Ray.
+
+    Returns ("local" | "joined" | None when Ray was already initialised here, seconds taken).
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        return None, 0.0
+    t0 = time.perf_counter()
+    address = cfg.executor.address or os.environ.get("RAY_ADDRESS")
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=True)
+        else:
+            # "local": a new Ray even if `ray start` left an address file on this machine
+            ray.init(address="local", num_cpus=cfg.executor.num_cpus or os.cpu_count(), include_dashboard=False)
+    except (ConnectionError, TimeoutError, ValueError) as exc:
+        key = "executor.address" if cfg.executor.address else "RAY_ADDRESS"
+        raise ConfigError(Problem(key, address, f"cannot join a Ray cluster there ({str(exc)[:200]}); start "
+                                  "one with `ray start --head` or unset it to run a local Ray")) from None
+    return ("joined" if address else "local"), time.perf_counter() - t0
+
+
+def cluster_gpu_memory_mb(cfg: SweepConfig, ray: Any, n_gpus: float) -> float | None:
+    """Memory of one GPU of the cluster: config, else this process's GPU, else ask a worker."""
+    if not n_gpus:
+        return None
+    if cfg.executor.gpu_memory_gb:
+        return cfg.executor.gpu_memory_gb * 1024
+    local = visible_gpu_memory_mb()
+    if local:
+        return local
+    probe = ray.remote(num_gpus=1, num_cpus=0, max_calls=1, max_retries=0)(_gpu_memory_probe)
+    try:
+        return ray.get(probe.remote(), timeout=120)
+    except Exception as exc:  # noqa: BLE001 - without it every trial gets a whole GPU
+        print(f"ray: could not read GPU memory ({type(exc).__name__}); each trial gets a whole GPU; "
+              "set executor.gpu_memory_gb to share GPUs", file=sys.stderr)
+        return None
+
+
+def check_cluster(cfg: SweepConfig, ray: Any) -> dict[str, float]:
+    """Fail early when no node can ever run a trial as configured; returns the totals."""
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    max_cpus = max((n["Resources"].get("CPU", 0.0) for n in nodes), default=0.0)
+    total = ray.cluster_resources()
+    ex = cfg.executor
+    if ex.cpus_per_trial > max_cpus:
+        raise ConfigError(Problem("executor.cpus_per_trial", ex.cpus_per_trial,
+                                  f"no Ray node has that many CPUs (largest: {max_cpus:g}); lower it"))
+    if ex.gpus_per_trial and not total.get("GPU"):
+        raise ConfigError(Problem("executor.gpus_per_trial", ex.gpus_per_trial,
+                                  "the Ray cluster has no GPU; unset it (trials then run on CPUs)"))
+    if ex.gpus_per_trial is not None and not 0 < ex.gpus_per_trial <= max(1.0, total.get("GPU", 0.0)):
+        raise ConfigError(Problem("executor.gpus_per_trial", ex.gpus_per_trial,
+                                  "use a fraction in (0, 1] to share GPUs, or whole GPUs"))
+    url = cfg.storage_url()
+    if len(nodes) > 1 and url.startswith("sqlite") and not ex.storage_proxy_port:
+        print(f"ray: {len(nodes)} nodes share a SQLite study; workers on other machines can only reach it "
+              "on a shared disk. Set executor.storage_proxy_port or an RDB storage URL (see docs/ray.md)",
+              file=sys.stderr)
+    return {"CPU": total.get("CPU", 0.0), "GPU": total.get("GPU", 0.0), "nodes": float(len(nodes))}
+
+
+def start_storage_proxy(cfg: SweepConfig, storage: Any, ray: Any) -> tuple[Any, str]:
+    """Serve the driver's study storage over gRPC; returns (server, the URL workers use)."""
+    port = cfg.executor.storage_proxy_port
+    if cfg.storage_url().startswith("journal"):
+        raise ConfigError(Problem("executor.storage_proxy_port", port,
+                                  "Optuna's gRPC proxy cannot serve a journal storage; use the default "
+                                  "SQLite storage or an RDB URL"))
+    try:
+        import grpc  # noqa: F401 - only to fail with an install hint
+        from optuna.storages._grpc.server import make_server
+    except ImportError:
+        raise ConfigError(Problem("executor.storage_proxy_port", port,
+                                  "the gRPC storage proxy needs grpcio: `pip install grpcio`")) from None
+    # All interfaces: workers on other machines connect to this machine's cluster address.
+    server = make_server(storage, "0.0.0.0", port)
+    server.start()
+    return server, f"grpc://{ray.util.get_node_ip_address()}:{port}"
+
+
+def worker_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(FORWARD_ENV_PREFIXES)}
+
+
+def collect(ray: Any, ref: Any) -> tuple[Outcome, bytes | None]:
+    """The worker's result, or a FAIL outcome naming how the worker ended."""
+    exc_mod = ray.exceptions
+    try:
+        return ray.get(ref)
+    except exc_mod.TaskCancelledError:
+        return Outcome("FAIL", None, {}, "worker died: task cancelled"), None
+    except exc_mod.OutOfMemoryError as exc:
+        return Outcome("FAIL", None, {"fail_detail": _first_line(exc)},
+                       "worker died: killed by Ray's memory monitor (host RAM)"), None
+    except exc_mod.RayTaskError as exc:  # the worker function raised (execute itself never does)
+        cause = getattr(exc, "cause", None) or exc
+        return Outcome("FAIL", None, {}, f"{type(cause).__name__}: {str(cause)[:300]}"), None
+    except exc_mod.RayError as exc:  # WorkerCrashedError, RayActorError, NodeDiedError, ...
+        return Outcome("FAIL", None, {}, f"worker died: {type(exc).__name__}: {_first_line(exc)}"), None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+class RayExecutor:
+    """Trials as Ray tasks, each in a fresh worker with the resources it asked for."""
+
+    name = "ray"
+
+    def run(self, ctx: SweepContext) -> None:
+        ray = import_ray()
+        cfg = ctx.cfg
+        started, startup_s = connect(cfg)
+        server = None
+        try:
+            totals = check_cluster(cfg, ray)
+            print(f"ray: {totals['nodes']:g} node(s), {totals['CPU']:g} CPUs, {totals['GPU']:g} GPUs"
+                  + (f" ({'started' if started == 'local' else 'joined'} in {startup_s:.1f}s)" if started else ""),
+                  file=sys.stderr)
+            worker_cfg = cfg
+            if cfg.executor.storage_proxy_port:
+                server, url = start_storage_proxy(cfg, ctx.study._storage, ray)
+                worker_cfg = dataclasses.replace(cfg, storage=url)
+                print(f"ray: workers reach the study through {url}", file=sys.stderr)
+            planner = Planner(cfg, gpu_memory_mb=cluster_gpu_memory_mb(cfg, ray, totals["GPU"]))
+            token = secrets.token_hex(8)
+            cfg.study_dir.mkdir(parents=True, exist_ok=True)
+            (cfg.study_dir / DRIVER_TOKEN).write_text(token)
+            # A Ray started here inherited this environment; forward it only where it may differ
+            # (a joined cluster, a Ray started earlier): a runtime_env costs ~0.5 s per worker.
+            env = {} if started == "local" else worker_env()
+            self._loop(ctx, ray, worker_cfg, planner, token, env)
+        finally:
+            if server is not None:
+                server.stop(grace=None)
+            if started:
+                ray.shutdown()
+
+    def _loop(self, ctx: SweepContext, ray: Any, worker_cfg: SweepConfig, planner: Planner, token: str,
+              env: dict[str, str]) -> None:
+        cfg = ctx.cfg
+        remote = ray.remote(max_calls=1, max_retries=0)(trial_worker)
+        inflight: dict[Any, _Running] = {}
+        try:
+            while True:
+                # claim = "trials missing? then ask", under the study folder's lock (other sweep
+                # processes may share the study)
+                while self._room(ray, cfg, inflight) and (claimed := claim(ctx)) is not None:
+                    ref, running = self._submit(ctx, claimed, remote, worker_cfg, planner, token, env)
+                    inflight[ref] = running
+                if not inflight:
+                    return
+                done, _ = ray.wait(list(inflight), num_returns=1)
+                for ref in done:
+                    running = inflight.pop(ref)
+                    outcome, files = collect(ray, ref)
+                    running.heartbeat.__exit__(None, None, None)
+                    if files is not None:
+                        unpack_dir(files, trial_workdir(cfg, running.trial.number) / "adapter")
+                    outcome.attrs["ray_turnaround_s"] = round(time.perf_counter() - running.submitted, 3)
+                    tell(ctx, running.trial, outcome)
+        except BaseException:
+            # Ctrl-C or a driver error: stop the workers; their trials stay RUNNING and the next
+            # run of the same command retries them (sweep.study.recover_interrupted).
+            for ref, running in inflight.items():
+                ray.cancel(ref, force=True)
+                running.heartbeat.__exit__(None, None, None)
+            raise
+
+    def _room(self, ray: Any, cfg: SweepConfig, inflight: dict[Any, _Running]) -> bool:
+        """Submit only what the cluster can start now, so no asked trial waits in Ray's queue
+        (the sampler then sees every finished trial before it samples the next)."""
+        if not inflight:
+            return True
+        ex = cfg.executor
+        if ex.max_concurrent and len(inflight) >= ex.max_concurrent:
+            return False
+        total = ray.cluster_resources()  # re-read: nodes may join or leave during a sweep
+        used_cpu = sum(r.cpus for r in inflight.values())
+        if used_cpu + ex.cpus_per_trial > total.get("CPU", 0.0) + 1e-9:
+            return False
+        gpus = total.get("GPU", 0.0)
+        return not gpus or sum(r.placement.gpus for r in inflight.values()) < gpus - 1e-9
+
+    def _submit(self, ctx: SweepContext, claimed: tuple[Any, dict[str, Any]], remote: Any,
+                worker_cfg: SweepConfig, planner: Planner, token: str,
+                env: dict[str, str]) -> tuple[Any, _Running]:
+        cfg = ctx.cfg
+        trial, params = claimed
+        placement = planner.plan(ctx.space.from_values(params))
+        attrs: dict[str, Any] = {"ray_gpus": placement.gpus, "ray_cpus": cfg.executor.cpus_per_trial}
+        if placement.estimated_peak_mb is not None:
+            attrs["estimated_peak_mb"] = round(placement.estimated_peak_mb, 1)
+        if not placement.fits:
+            attrs["placement_note"] = "estimate exceeds one GPU even at micro batch 1"
+        for k, v in attrs.items():
+            trial.set_user_attr(k, v)
+        ctx.progress.trial_started(trial.number, params)
+        heartbeat = Heartbeat(ctx.study, trial._trial_id).__enter__()
+        options: dict[str, Any] = {"num_cpus": cfg.executor.cpus_per_trial, "num_gpus": placement.gpus,
+                                   "name": f"{cfg.study_name}-trial-{trial.number}"}
+        if env:
+            options["runtime_env"] = {"env_vars": env}
+        ref = remote.options(**options).remote(
+            worker_cfg, ctx.space, trial._trial_id, trial.number, params,
+            str(trial_workdir(cfg, trial.number)), placement.micro_batch_cap, placement.gpus, token)
+        return ref, _Running(trial, heartbeat, placement, cfg.executor.cpus_per_trial, time.perf_counter())
+
+
+__all__ = ["FAULT_KILL_ENV", "RayExecutor", "collect", "connect", "pack_dir", "trial_worker", "unpack_dir"]

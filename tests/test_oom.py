@@ -1,0 +1,131 @@
+"""OOM fallback through the whole sweep, in both executors (../shared/DESIGN.md decision 5).
+
+The fault hook SWEEP_FAULT_OOM_ABOVE_MICRO_BATCH=N makes every micro batch above N raise
+`torch.OutOfMemoryError` before its forward pass, exactly where a real CUDA OOM would surface.
+The trainer halves the micro batch and doubles accumulation; a run that fell back from 8 to 2
+must train the same steps on the same examples as a run that started at 2 (same loss curve),
+and a trial that is still out of memory at micro batch 1 ends FAIL "oom" without stopping
+the sweep.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from sweep import engine
+from sweep.config import load_config
+from sweep.train import FAULT_OOM_ENV
+
+SPACE = {
+    "params": {"learning_rate": {"type": "categorical", "choices": [2.0e-3]}},
+    "fixed": {"max_steps": 6, "lora_r": 4, "effective_batch_size": 8, "warmup_ratio": 0.0},
+}
+EXECUTORS = ["inline", "ray"]
+
+
+def sweep_config(out: Path, name: str, executor: str, *overrides: str):
+    space = out / "space.yaml"
+    if not space.exists():
+        space.parent.mkdir(parents=True, exist_ok=True)
+        space.write_text(yaml.safe_dump(SPACE))
+    return load_config([
+        f"search_space={space}", f"study_name={name}", f"output_dir={out}", f"executor={executor}",
+        "n_trials=1", "train.num_threads=1", "train.eval_every=2", "eval.behaviour=false",
+        "+data.max_eval_examples=16", "sampler=random", *overrides])
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """One local Ray for the module's Ray runs (the executor reuses an initialised Ray)."""
+    ray = pytest.importorskip("ray")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The trial started at micro batch 2 with no fault: the curve a fallback must reproduce."""
+    os.environ.pop(FAULT_OOM_ENV, None)
+    out = tmp_path_factory.mktemp("reference")
+    summary = engine.run(sweep_config(out, "at2", "inline", "train.micro_batch_size=2"))
+    (trial,) = summary.study.trials
+    assert trial.state == TrialState.COMPLETE
+    assert trial.user_attrs["oom_fallbacks"] == []
+    return trial
+
+
+def _executor(request, name: str) -> None:
+    if name == "ray":
+        request.getfixturevalue("ray_session")
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_fallback_from_8_to_2_keeps_steps_and_loss_curve(executor, reference, tmp_path, monkeypatch, request):
+    _executor(request, executor)
+    monkeypatch.setenv(FAULT_OOM_ENV, "2")
+    summary = engine.run(sweep_config(tmp_path, "fallback", executor, "train.micro_batch_size=8"))
+
+    (trial,) = summary.study.trials
+    a, ref = trial.user_attrs, reference.user_attrs
+    assert trial.state == TrialState.COMPLETE, a
+    assert (a["micro_batch_size"], a["gradient_accumulation_steps"], a["effective_batch_size"]) == (2, 4, 8)
+    assert a["oom_fallbacks"] == [{"step": 1, "from_micro_batch": 8, "to_micro_batch": 4},
+                                  {"step": 1, "from_micro_batch": 4, "to_micro_batch": 2}]
+    assert a["steps"] == ref["steps"] == a["total_steps"] == 6
+    steps = [s for s, _ in a["eval_history"]]
+    assert steps == [s for s, _ in ref["eval_history"]] == [2, 4, 6]
+    for (_, got), (_, want) in zip(a["eval_history"], ref["eval_history"], strict=True):
+        assert got == pytest.approx(want, rel=1e-4)
+    assert trial.value == pytest.approx(reference.value, rel=1e-4)
+    if executor == "ray":
+        assert a["pid"] != os.getpid()  # trained in a Ray worker, not here
+
+    with open(tmp_path / "fallback" / "trials.csv") as f:
+        row = next(csv.DictReader(f))
+    for column in ("micro_batch_size", "gradient_accumulation_steps", "effective_batch_size", "pid"):
+        assert row[column] != "", column
+    assert (row["micro_batch_size"], row["gradient_accumulation_steps"], row["effective_batch_size"]) == ("2", "4", "8")
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_oom_at_micro_batch_1_fails_the_trial_not_the_sweep(executor, tmp_path, monkeypatch, request):
+    _executor(request, executor)
+    monkeypatch.setenv(FAULT_OOM_ENV, "0")  # every micro batch, even 1, runs out of memory
+    summary = engine.run(sweep_config(tmp_path, "oom", executor, "n_trials=2", "train.micro_batch_size=4"))
+
+    trials = summary.study.trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert all(t.user_attrs["fail_reason"] == "oom" for t in trials)
+    assert "micro batch 1" in trials[0].user_attrs["fail_detail"]
+    assert summary.counts["FAIL"] == 2 and summary.counts["finished"] == 2
+    with open(tmp_path / "oom" / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["state"] for r in rows] == ["FAIL", "FAIL"]
+    assert all(r["micro_batch_size"] == "1" and r["gradient_accumulation_steps"] == "8" for r in rows)
+
+
+def test_fault_hook_is_off_when_unset_and_zero_means_every_micro_batch(monkeypatch):
+    import torch
+
+    from sweep.train import Trainer, TrainSpec
+
+    spec = TrainSpec(learning_rate=1e-3, weight_decay=0.0, warmup_ratio=0.0, lr_scheduler="constant",
+                     optimizer="sgd", max_grad_norm=0.0, effective_batch_size=2, micro_batch_size=1,
+                     total_steps=1, eval_every=1, seed=0)
+    monkeypatch.delenv(FAULT_OOM_ENV, raising=False)
+    assert Trainer(None, [], [], spec, 0, None, torch.device("cpu")).fault_oom_above is None
+    monkeypatch.setenv(FAULT_OOM_ENV, "")
+    assert Trainer(None, [], [], spec, 0, None, torch.device("cpu")).fault_oom_above is None
+    monkeypatch.setenv(FAULT_OOM_ENV, "0")
+    trainer = Trainer(None, [{"input_ids": [1, 2], "labels": [1, 2]}], [], spec, 0, None, torch.device("cpu"))
+    assert trainer.fault_oom_above == 0
+    with pytest.raises(torch.OutOfMemoryError):
+        trainer._accumulate(trainer.train_data)

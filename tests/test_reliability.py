@@ -1,0 +1,146 @@
+"""Kill it, run it twice, make it diverge, give it secrets: it loses and leaks nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from sweep import engine
+from sweep.config import load_config
+from tests.conftest import REPO, run_cli, tiny_overrides
+
+
+def _args(tmp_path, *extra):
+    return ["search_space=quick", f"output_dir={tmp_path}", "study_name=r", "eval.behaviour=false",
+            "train.num_threads=1", "train.eval_every=2", *extra]
+
+
+def _load(tmp_path, name="r"):
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / name / 'study.db'}")
+
+
+@pytest.mark.slow
+def test_kill_9_mid_trial_then_rerun_loses_no_finished_trial(tmp_path):
+    args = _args(tmp_path, "n_trials=3", "+fixed.max_steps=400")
+    proc = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=REPO, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True)
+    # wait until trial 0 finished and trial 1 is mid-training
+    deadline = time.time() + 240
+    seen = ""
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        seen += line
+        if line.startswith("[trial 1 | 2/3] step 4/"):
+            break
+    else:
+        proc.kill()
+        pytest.fail(f"trial 1 never started: {seen[-2000:]}")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    st = _load(tmp_path)
+    assert [t.state for t in st.trials] == [TrialState.COMPLETE, TrialState.RUNNING]
+    interrupted_params = st.trials[1].params
+    res = run_cli("sweep", [*args])
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "interrupted" in res.stderr
+    st = _load(tmp_path)
+    numbers = [t.number for t in st.trials]
+    assert len(numbers) == len(set(numbers))
+    assert st.trials[0].state == TrialState.COMPLETE  # the finished trial is kept as it was
+    assert st.trials[1].state == TrialState.FAIL and st.trials[1].user_attrs["fail_reason"] == "interrupted"
+    retry = [t for t in st.trials if t.user_attrs.get("retry_of") == 1]
+    assert len(retry) == 1 and retry[0].params == interrupted_params
+    finished = [t for t in st.trials if t.state != TrialState.RUNNING and
+                t.user_attrs.get("fail_reason") != "interrupted"]
+    assert len(finished) == 3
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_study_without_duplicates(tmp_path):
+    args = _args(tmp_path, "n_trials=4", "+fixed.max_steps=6")
+    env = {**os.environ}
+    procs = [subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errs = [p.communicate(timeout=400)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    st = _load(tmp_path)
+    assert len(st.trials) == 4, [t.number for t in st.trials]
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in st.trials)
+    pids = {t.user_attrs["driver_pid"] for t in st.trials}
+    assert len(pids) == 2  # both processes did work
+
+
+def test_nan_loss_stops_the_trial_at_once_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.setenv("SWEEP_FAULT_NAN_AT_STEP", "3")
+    cfg = load_config(tiny_overrides(tmp_path, "n_trials=1", "++fixed.max_steps=40", "train.eval_every=20"))
+    st = engine.run(cfg).study
+    t = st.trials[0]
+    assert t.state == TrialState.FAIL and t.user_attrs["fail_reason"] == "diverged"
+    assert "nan at step 3" in t.user_attrs["fail_detail"]
+    assert not t.intermediate_values  # stopped before its first eval at step 20
+
+
+def test_exploding_loss_stops_the_trial(tmp_path):
+    # factor 0.5: any step whose loss is above half the first one counts as exploding
+    cfg = load_config(tiny_overrides(tmp_path, "n_trials=1", "train.divergence_factor=0.5"))
+    t = engine.run(cfg).study.trials[0]
+    assert t.state == TrialState.FAIL and t.user_attrs["fail_reason"] == "diverged"
+    assert "exceeds 0.5x the first loss" in t.user_attrs["fail_detail"]
+
+
+def test_secrets_never_reach_outputs(tmp_path, monkeypatch):
+    secrets = {"WANDB_API_KEY": "wandb-secret-123", "HF_TOKEN": "hf_secret_456",
+               "MY_SERVICE_TOKEN": "tok-secret-789", "OPENAI_API_KEY": "sk-secret-000"}
+    for k, v in secrets.items():
+        monkeypatch.setenv(k, v)
+    cfg = load_config(tiny_overrides(tmp_path, "n_trials=2", "tracker=recording"))
+    monkeypatch.setenv("SWEEP_RECORD_TRACKER", str(tmp_path / "tracker.jsonl"))
+    engine.run(cfg)
+    for path in Path(tmp_path).rglob("*"):
+        if path.is_file() and path.suffix not in (".safetensors", ".db"):
+            text = path.read_bytes().decode("utf-8", "ignore")
+            for v in secrets.values():
+                assert v not in text, f"{v} leaked into {path}"
+    db = (tmp_path / "t" / "study.db").read_bytes()
+    assert not any(v.encode() in db for v in secrets.values())
+
+
+def test_storage_password_is_masked_in_records(tmp_path):
+    cfg = load_config(tiny_overrides(tmp_path, "storage=postgresql://me:hunter2@db:5432/s"))
+    assert "hunter2" not in yaml.safe_dump(cfg.to_dict())
+
+
+def test_trust_remote_code_is_off_unless_set_per_model():
+    assert load_config([]).model.trust_remote_code is False
+    assert load_config(["model=llama"]).model.trust_remote_code is False
+    assert load_config(["model.trust_remote_code=true"]).model.trust_remote_code is True
+
+
+def test_no_unsafe_yaml_loading_in_the_package():
+    for path in (REPO / "sweep").rglob("*.py"):
+        text = path.read_text()
+        assert "yaml.load(" not in text and "yaml.unsafe_load" not in text, path
+
+
+def test_nearly_full_disk_refuses_to_start_with_numbers(tmp_path):
+    res = run_cli("sweep", _args(tmp_path, "n_trials=1", "min_free_disk_gb=1000000"))
+    assert res.returncode == 2
+    assert "GiB free" in res.stderr and "min_free_disk_gb=1e+06" in res.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_keep_adapters_keeps_top_k(tmp_path):
+    cfg = load_config(tiny_overrides(tmp_path, "n_trials=3", "keep_adapters=2", "pruner=none"))
+    st = engine.run(cfg).study
+    ranked = sorted((t for t in st.trials if t.state == TrialState.COMPLETE), key=lambda t: t.value)
+    kept = sorted(int(p.name) for p in (cfg.study_dir / "trials").iterdir() if (p / "adapter").is_dir())
+    assert kept == sorted(t.number for t in ranked[:2])
