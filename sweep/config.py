@@ -42,6 +42,7 @@ class TinyArch:
     sliding_window: int | None = None
     rope_theta: float = 10000.0
     tie_word_embeddings: bool = False
+    initializer_range: float = 0.02  # std of the random weights (HF's default)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,9 @@ class EvalConfig:
     include_base: bool = True  # and the base model without adapter
     max_new_tokens: int = 48
     max_examples: int | None = None
+    rag: bool = True  # also the base model with BM25-retrieved passages (sweep.rag)
+    rag_passages: str | None = None  # JSONL of {id, text}; None: a *facts.jsonl next to data.path
+    rag_top_k: int = 3
 
 
 @dataclass(frozen=True)
@@ -339,6 +343,8 @@ def validate(cfg: SweepConfig, problems: Problems) -> None:
     m = cfg.model
     if m is not None and m.tiny is None and not (m.hub_id or m.path):
         problems.add(f"model.{m.name}", None, "set model.hub_id or model.path")
+    if cfg.eval is not None and isinstance(cfg.eval.rag_top_k, int) and cfg.eval.rag_top_k < 1:
+        problems.add("eval.rag_top_k", cfg.eval.rag_top_k, "must be at least 1")
     if cfg.executor is not None and cfg.executor.cpus_per_trial <= 0:
         problems.add("executor.cpus_per_trial", cfg.executor.cpus_per_trial, "must be > 0")
 
@@ -359,7 +365,10 @@ def from_dict(raw: dict[str, Any]) -> SweepConfig:
         path=_resolve_path(cfg.data.path),
         eval_path=_resolve_path(cfg.data.eval_path) if cfg.data.eval_path else None,
     )
-    return dataclasses.replace(cfg, output_dir=out, data=data)
+    ev = cfg.eval
+    if ev.rag_passages:
+        ev = dataclasses.replace(ev, rag_passages=_resolve_path(ev.rag_passages))
+    return dataclasses.replace(cfg, output_dir=out, data=data, eval=ev)
 
 
 def _resolve_path(p: str) -> str:

@@ -53,6 +53,10 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> None:
     train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
     location = models.resolve(cfg.model)
     _check_encoding(cfg, space, location, train_rows, eval_rows)
+    if cfg.eval.behaviour:
+        from sweep import behaviour
+
+        behaviour.check_inputs(cfg)
     _check_disk(cfg)
 
 

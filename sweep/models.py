@@ -91,7 +91,7 @@ def build_tiny_model(arch: TinyArch, tokenizer):
         intermediate_size=arch.intermediate_size, num_hidden_layers=arch.num_hidden_layers,
         num_attention_heads=arch.num_attention_heads, num_key_value_heads=arch.num_key_value_heads,
         max_position_embeddings=arch.max_position_embeddings,
-        tie_word_embeddings=arch.tie_word_embeddings,
+        tie_word_embeddings=arch.tie_word_embeddings, initializer_range=arch.initializer_range,
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id if tokenizer.bos_token else tokenizer.eos_token_id,
     )

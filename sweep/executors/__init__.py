@@ -164,8 +164,13 @@ def tell(ctx: SweepContext, trial: optuna.Trial | int, outcome: Outcome) -> optu
         study._storage.set_trial_user_attr(trial_id, "fail_reason" if outcome.state == "FAIL" else "prune_reason",
                                            outcome.reason)
     state = TrialState[outcome.state]
-    frozen = study.tell(number, outcome.value if state == TrialState.COMPLETE else None, state=state,
-                        skip_if_finished=True)
+    try:
+        frozen = study.tell(number, outcome.value if state == TrialState.COMPLETE else None,
+                            state=state, skip_if_finished=True)
+    except RuntimeError as exc:  # GridSampler.after_trial calls study.stop(); the state is stored
+        if "Study.stop" not in str(exc):
+            raise
+        frozen = study._storage.get_trial(trial_id)
     ctx.progress.trial_finished(number, outcome.state, outcome.value, outcome.reason)
     ctx.on_trial_end(frozen)
     return frozen
