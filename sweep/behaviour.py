@@ -433,22 +433,12 @@ class Evaluator:
             import torch
             from transformers import AutoModelForCausalLM
 
-            from sweep.backends.peft import torch_dtype
+            from sweep.backends.peft import from_pretrained_kwargs
 
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            m = self.cfg.model
-            kwargs: dict[str, Any] = {"dtype": torch_dtype(m.dtype, device),
-                                      "trust_remote_code": m.trust_remote_code}
-            if m.revision:
-                kwargs["revision"] = m.revision
-            if m.load_in_4bit:
-                from transformers import BitsAndBytesConfig
-
-                kwargs["quantization_config"] = BitsAndBytesConfig(
-                    load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                    bnb_4bit_compute_dtype=kwargs["dtype"])
-            model = AutoModelForCausalLM.from_pretrained(self.location, **kwargs)
-            if not m.load_in_4bit:
+            model = AutoModelForCausalLM.from_pretrained(
+                self.location, **from_pretrained_kwargs(self.cfg.model, device))
+            if not self.cfg.model.load_in_4bit:
                 model.to(device)
             model.config.use_cache = True
             model.eval()
@@ -559,29 +549,12 @@ def _adapter_dir(cfg: Any, trial: Any) -> Path | None:
     return None
 
 
-class _QuietReporter:
-    """Reporter for re-training a trial whose adapter was not kept: records nothing."""
-
-    tracker = None
-
-    def report(self, step: int, value: float) -> None:
-        pass
-
-    def should_prune(self) -> bool:
-        return False
-
-    def progress(self, info: dict[str, Any]) -> None:
-        pass
-
-    def set_attrs(self, attrs: dict[str, Any]) -> None:
-        pass
-
-
 def _retrain(cfg: Any, space: Any, trial: Any, workdir: Path) -> Path:
     """Train a finished trial again (same settings and seed) to get its adapter back."""
+    from sweep.train import NullReporter
     from sweep.trial import run_trial
 
-    run_trial(cfg, space.from_values(trial.params), _QuietReporter(), workdir)
+    run_trial(cfg, space.from_values(trial.params), NullReporter(), workdir)
     return workdir / "adapter"
 
 

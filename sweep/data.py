@@ -39,24 +39,8 @@ def read_rows(path: str, fmt: str, key: str) -> list[Row]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(Problem(key, path, "file not found; give an existing JSON/JSONL file"))
-    text = p.read_text(encoding="utf-8")
     problems = Problems()
-    raw: list[tuple[Any, str]] = []
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(Problem(key, f"{path}:{exc.lineno}", f"not valid JSON ({exc.msg})")) from None
-        raw = [(item, f"{path}[{i}]") for i, item in enumerate(items)]
-    else:
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                raw.append((json.loads(line), f"{path}:{n}"))
-            except json.JSONDecodeError as exc:
-                problems.add(key, f"{path}:{n}", f"line is not valid JSON ({exc.msg}); one JSON object per line")
+    raw = parse_records(p, key, problems)
     rows = []
     for item, where in raw:
         err = _check_row(item, fmt)
@@ -70,6 +54,33 @@ def read_rows(path: str, fmt: str, key: str) -> list[Row]:
     if not rows:
         raise ConfigError(Problem(key, path, f"no {fmt} examples in the file; add rows or point to another file"))
     return rows
+
+
+def parse_records(path: Path, key: str, problems: Problems | None = None) -> list[tuple[Any, str]]:
+    """(record, 'file:line') pairs of a JSON array or a JSONL file.
+
+    A bad JSONL line is added to `problems` (so all of them are reported together) or, without
+    a collector, raised at once; a JSON array that does not parse is raised at once.
+    """
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(Problem(key, f"{path}:{exc.lineno}", f"not valid JSON ({exc.msg})")) from None
+        return [(item, f"{path}[{i}]") for i, item in enumerate(items)]
+    out: list[tuple[Any, str]] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((json.loads(line), f"{path}:{n}"))
+        except json.JSONDecodeError as exc:
+            problem = (key, f"{path}:{n}", f"line is not valid JSON ({exc.msg}); one JSON object per line")
+            if problems is None:
+                raise ConfigError(Problem(*problem)) from None
+            problems.add(*problem)
+    return out
 
 
 def _nonempty(v: Any) -> bool:

@@ -51,21 +51,9 @@ def load_passages(path: str | Path, key: str = "eval.rag_passages") -> list[Pass
         paras = [" ".join(b.split()) for b in re.split(r"\n\s*\n", text) if b.strip()]
         out = [Passage(str(i), t) for i, t in enumerate(paras)]
     else:
-        items: list[tuple[Any, str]] = []
-        if text.lstrip().startswith("["):
-            try:
-                items = [(x, f"{path}[{i}]") for i, x in enumerate(json.loads(text))]
-            except json.JSONDecodeError as exc:
-                raise ConfigError(Problem(key, f"{path}:{exc.lineno}", f"not valid JSON ({exc.msg})")) from None
-        else:
-            for n, line in enumerate(text.splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    items.append((json.loads(line), f"{path}:{n}"))
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(Problem(key, f"{path}:{n}", f"line is not valid JSON ({exc.msg}); "
-                                              "one JSON object per line")) from None
+        from sweep.data import parse_records
+
+        items = parse_records(p, key)
         out = []
         for i, (item, where) in enumerate(items):
             if isinstance(item, str) and item.strip():

@@ -28,6 +28,21 @@ def torch_dtype(name: str, device: torch.device) -> torch.dtype:
     return getattr(torch, name)
 
 
+def from_pretrained_kwargs(model_cfg: Any, device: torch.device) -> dict[str, Any]:
+    """`AutoModelForCausalLM.from_pretrained` arguments for a preset (dtype, revision, QLoRA 4-bit)."""
+    kwargs: dict[str, Any] = {"dtype": torch_dtype(model_cfg.dtype, device),
+                              "trust_remote_code": model_cfg.trust_remote_code}
+    if model_cfg.revision:
+        kwargs["revision"] = model_cfg.revision
+    if model_cfg.load_in_4bit:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=kwargs["dtype"])
+    return kwargs
+
+
 def peft_config(lora: LoraSettings):
     from peft import LoraConfig, TaskType
 
@@ -45,16 +60,7 @@ class PeftBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        kwargs: dict[str, Any] = {"dtype": torch_dtype(model_cfg.dtype, device),
-                                  "trust_remote_code": model_cfg.trust_remote_code}
-        if model_cfg.revision:
-            kwargs["revision"] = model_cfg.revision
-        if model_cfg.load_in_4bit:
-            from transformers import BitsAndBytesConfig
-
-            kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=kwargs["dtype"])
+        kwargs = from_pretrained_kwargs(model_cfg, device)
         tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=model_cfg.trust_remote_code,
                                                   revision=model_cfg.revision)
         if tokenizer.pad_token is None:
