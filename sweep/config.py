@@ -132,7 +132,7 @@ class TrainConfig:
     micro_batch_size: int = 8  # largest micro batch a trial starts with; halves on OOM
     eval_every: int = 10  # optimizer steps between eval-loss reports (pruning points)
     gradient_checkpointing: bool = False
-    num_threads: int | None = None  # torch threads in a trial (CPU); None: leave as is
+    num_threads: int | None = None  # torch threads in a trial; None: 1 for tiny models on CPU
     divergence_factor: float = 3.0  # loss above factor x initial loss = diverged
     log_every: int = 0  # 0: progress only at evals
 

@@ -167,7 +167,7 @@ def print_summary(s: SweepSummary, top: int = 5) -> None:
             print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)), file=out)
     d = s.cfg.study_dir
     print(f"\noutputs in {d}:", file=out)
-    for name in ("trials.csv", "best.yaml", "best_adapter", "report.html", "axolotl.yaml"):
+    for name in ("trials.csv", "best.yaml", "best_adapter", "report.html", "axolotl.yaml", "behaviour.csv"):
         if (d / name).exists():
             print(f"  {d / name}", file=out)
     print(f"storage: {redact_url(s.cfg.storage_url())}", file=out)
