@@ -544,7 +544,9 @@ def _adapter_dir(cfg: Any, trial: Any) -> Path | None:
         return own
     best = cfg.study_dir / "best_adapter"
     marker = best / "TRIAL"
-    if marker.is_file() and marker.read_text().strip() == str(trial.number):
+    from sweep.results import adapter_marker
+
+    if marker.is_file() and marker.read_text().strip() == adapter_marker(trial):
         return best
     return None
 

@@ -193,8 +193,9 @@ class SweepConfig:
 
 
 def redact_url(url: str) -> str:
-    """Hide a password in a URL (postgresql://user:secret@host/db -> user:***@host)."""
-    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+    """Hide passwords in a URL: user:secret@host, :secret@host, ?password=secret."""
+    url = re.sub(r"(://[^:/@]*:)[^@/]+@", r"\1***@", url)
+    return re.sub(r"(?i)([?&](?:password|passwd|pwd|token|secret|api_key)=)[^&]*", r"\1***", url)
 
 
 def to_plain(obj: Any) -> Any:
@@ -345,7 +346,17 @@ def validate(cfg: SweepConfig, problems: Problems) -> None:
         problems.add(f"model.{m.name}", None, "set model.hub_id or model.path")
     if cfg.eval is not None and isinstance(cfg.eval.rag_top_k, int) and cfg.eval.rag_top_k < 1:
         problems.add("eval.rag_top_k", cfg.eval.rag_top_k, "must be at least 1")
-    if cfg.executor is not None and cfg.executor.cpus_per_trial <= 0:
+    if t is not None and isinstance(t.divergence_factor, float) and t.divergence_factor <= 1:
+        problems.add("train.divergence_factor", t.divergence_factor,
+                     "must be > 1 (a loss this many times the first one stops the trial)")
+    if d is not None and isinstance(d.chat_template, str):
+        from sweep.templates import TEMPLATES
+
+        if d.chat_template not in TEMPLATES:
+            problems.add("data.chat_template", d.chat_template,
+                         f"choose one of {', '.join(sorted(TEMPLATES))}")
+    if cfg.executor is not None and isinstance(cfg.executor.cpus_per_trial, float) \
+            and cfg.executor.cpus_per_trial <= 0:
         problems.add("executor.cpus_per_trial", cfg.executor.cpus_per_trial, "must be > 0")
 
 

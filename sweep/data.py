@@ -62,7 +62,10 @@ def parse_records(path: Path, key: str, problems: Problems | None = None) -> lis
     A bad JSONL line is added to `problems` (so all of them are reported together) or, without
     a collector, raised at once; a JSON array that does not parse is raised at once.
     """
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(Problem(key, str(path), f"not UTF-8 text (byte {exc.start}); save it as UTF-8")) from None
     if text.lstrip().startswith("["):
         try:
             items = json.loads(text)
@@ -101,6 +104,9 @@ def _check_row(item: Any, fmt: str) -> str | None:
                 return f"messages[{i}].content must be a non-empty string"
         if not any(m["role"] == "assistant" for m in msgs):
             return "a chat row needs at least one assistant message to learn from"
+        first = next(i for i, m in enumerate(msgs) if m["role"] == "assistant")
+        if not any(m["role"] == "user" for m in msgs[:first]):
+            return "a chat row needs a user message before the first assistant message"
         return None
     if fmt == "alpaca":
         if not _nonempty(item.get("instruction")) or not _nonempty(item.get("output")):
@@ -273,7 +279,7 @@ def encode_rows(encoder: Encoder, rows: list[Row], key: str) -> list[dict[str, l
     for r in rows:
         if r.data.get("answerable") is False:
             continue  # "I don't know" probes are for behaviour eval, not for the loss
-        enc = encoder.encode(r.data)
+        enc = _encode_checked(encoder, r, key)
         if enc is not None:
             out.append(enc)
     if not out:
@@ -282,12 +288,23 @@ def encode_rows(encoder: Encoder, rows: list[Row], key: str) -> list[dict[str, l
     return out
 
 
+def _encode_checked(encoder: Encoder, row: Row, key: str, answer_key: str = "chosen"):
+    """Encode a row; a template that cannot render it is bad input naming the row."""
+    from jinja2 import TemplateError
+
+    try:
+        return encoder.encode(row.data, answer_key)
+    except (TemplateError, ValueError) as exc:
+        raise ConfigError(Problem(key, row.where, f"the chat template {encoder.cfg.chat_template!r} cannot "
+                                  f"render this row ({exc}); fix the row or choose another template")) from None
+
+
 def encode_preferences(encoder: Encoder, rows: list[Row]) -> list[dict[str, list[int]]]:
     """Chosen and rejected sequences side by side (for ORPO)."""
     out = []
     for r in rows:
-        c = encoder.encode(r.data, "chosen")
-        j = encoder.encode(r.data, "rejected")
+        c = _encode_checked(encoder, r, "data.path", "chosen")
+        j = _encode_checked(encoder, r, "data.path", "rejected")
         if c is not None and j is not None:
             out.append({"input_ids": c["input_ids"], "labels": c["labels"],
                         "rejected_input_ids": j["input_ids"], "rejected_labels": j["labels"]})

@@ -50,6 +50,14 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> None:
                                   "a cluster address needs executor=ray (or auto)"))
     if cfg.sampler.name == "grid":
         space.grid()  # raises for continuous dimensions
+    study.make_pruner(cfg)  # bad pruner arguments -> ConfigError
+    study.check_storage(cfg)
+    if any(o in ("adamw_8bit", "paged_adamw_8bit") for o in _possible(space, "optimizer")):
+        import importlib.util
+
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigError(Problem("optimizer", "adamw_8bit", "8-bit optimizers need bitsandbytes "
+                                      "(GPU installs); use adamw_torch"))
     train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
     location = models.resolve(cfg.model)
     _check_encoding(cfg, space, location, train_rows, eval_rows)
@@ -58,6 +66,16 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> None:
 
         behaviour.check_inputs(cfg)
     _check_disk(cfg)
+
+
+def _possible(space: SearchSpace, name: str) -> set[Any]:
+    """Every value a setting can take in this space (fixed, or a categorical's choices)."""
+    for p in space.params:
+        if p.name == name:
+            return set(p.choices)
+    from sweep.search_space import TrialParams
+
+    return {space.fixed.get(name, getattr(TrialParams(), name))}
 
 
 def _check_encoding(cfg: SweepConfig, space: SearchSpace, location: str, train_rows, eval_rows) -> None:
@@ -97,12 +115,15 @@ def _check_disk(cfg: SweepConfig) -> None:
 
 
 def open_study(cfg: SweepConfig, space: SearchSpace) -> optuna.Study:
-    existing = study.load_existing(cfg)
-    if existing is not None:
-        study.check_resumable(existing, cfg, space)
-    # one process at a time creates the study, its tables and its enqueued trials
-    with executors.study_lock(cfg):
-        st = study.open_study(cfg, space)
+    # one process at a time creates (or checks and resumes) the study and its enqueued trials
+    with study.study_lock(cfg):
+        existing = study.load_existing(cfg)
+        if existing is not None:
+            study.check_resumable(existing, cfg, space)
+        else:
+            results.clear_derived(cfg)  # outputs of an older study of the same name
+        n_existing = len(existing.trials) if existing is not None else 0
+        st = study.open_study(cfg, space, seed=study.sampler_seed(cfg, n_existing))
         if "identity" not in st.user_attrs:
             st.set_user_attr("identity", study.identity(cfg, space))
             st.set_user_attr("config", cfg.to_dict())
@@ -116,7 +137,8 @@ def run(cfg: SweepConfig, *, tracker: Any = None) -> SweepSummary:
     space = load_space(cfg)
     preflight(cfg, space)
     st = open_study(cfg, space)
-    recovered = study.recover_interrupted(st)
+    with study.study_lock(cfg):
+        recovered = study.recover_interrupted(st)
     if recovered:
         print(f"resuming: trials {recovered} were interrupted; retrying their configurations", file=sys.stderr)
     before = study.counts(st)
@@ -126,13 +148,15 @@ def run(cfg: SweepConfig, *, tracker: Any = None) -> SweepSummary:
               f"(n_trials={cfg.n_trials}); nothing to run", file=sys.stderr)
 
     def on_trial_end(frozen: optuna.trial.FrozenTrial) -> None:
-        results.refresh(cfg, space, st)
+        with study.study_lock(cfg):
+            results.refresh(cfg, space, st)
 
     # memory_cap: the largest micro batch whose estimated peak fits the GPU (None without one)
     ctx = executors.SweepContext(cfg=cfg, space=space, study=st, progress=progress, on_trial_end=on_trial_end,
                                  memory_cap=memory.Planner(cfg))
     executors.get(executors.resolve_name(cfg)).run(ctx)
-    results.refresh(cfg, space, st)
+    with study.study_lock(cfg):
+        results.refresh(cfg, space, st)
     finish(cfg, space, st)
     summary = SweepSummary(cfg, st, results.best_trial(st), study.counts(st))
     print_summary(summary)

@@ -141,29 +141,57 @@ def write_best(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> Fro
     return best
 
 
+def adapter_marker(trial: FrozenTrial) -> str:
+    """Which trial an adapter folder holds: number and start time (numbers repeat across studies)."""
+    return f"{trial.number} {trial.datetime_start.isoformat() if trial.datetime_start else ''}"
+
+
 def keep_adapters(cfg: SweepConfig, study: optuna.Study) -> None:
-    """Keep the top-K trial adapters, publish the best as best_adapter/, delete the rest."""
-    top = ranked(study)
-    keep = {t.number for t in top[: max(cfg.keep_adapters, 1)]}
+    """Keep the top-K trial adapters, publish the best as best_adapter/, delete other adapters.
+
+    A failed trial's folder keeps its error.log; only `adapter/` folders are removed.
+    """
+    trials = study.get_trials(deepcopy=False)  # one snapshot for ranking and for "running"
+    top = sorted((t for t in trials if t.state == TrialState.COMPLETE and t.value is not None),
+                 key=lambda t: t.value)
+    running = {t.number for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)}
     trials_dir = cfg.study_dir / "trials"
+    dst = cfg.study_dir / "best_adapter"
     if top:
         src = trials_dir / str(top[0].number) / "adapter"
-        dst = cfg.study_dir / "best_adapter"
         marker = dst / "TRIAL"
-        if src.is_dir() and (not marker.is_file() or marker.read_text().strip() != str(top[0].number)):
-            tmp = cfg.study_dir / ".best_adapter.tmp"
+        if not src.is_dir():
+            # e.g. trained on another host: never show another trial's adapter as the best one
+            if not marker.is_file() or marker.read_text().strip() != adapter_marker(top[0]):
+                shutil.rmtree(dst, ignore_errors=True)
+        elif not marker.is_file() or marker.read_text().strip() != adapter_marker(top[0]):
+            tmp = cfg.study_dir / f".best_adapter.{os.getpid()}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.copytree(src, tmp)
-            (tmp / "TRIAL").write_text(f"{top[0].number}\n")
+            (tmp / "TRIAL").write_text(adapter_marker(top[0]) + "\n")
             shutil.rmtree(dst, ignore_errors=True)
             os.replace(tmp, dst)
-    if cfg.keep_adapters == 0:
-        keep = set()
+    keep = {t.number for t in top[: cfg.keep_adapters]}
     if trials_dir.is_dir():
-        running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
         for d in trials_dir.iterdir():
             if d.name.isdigit() and int(d.name) not in keep and int(d.name) not in running:
-                shutil.rmtree(d, ignore_errors=True)
+                shutil.rmtree(d / "adapter", ignore_errors=True)
+                if d.is_dir() and not any(d.iterdir()):
+                    d.rmdir()
+
+
+DERIVED = ("trials.csv", "best.yaml", "best_adapter", "axolotl.yaml", "report.html", "behaviour.csv",
+           "behaviour.md", "behaviour_generations.jsonl", "lm_eval", "trials")
+
+
+def clear_derived(cfg: SweepConfig) -> None:
+    """Remove outputs left by an older study of the same name (its storage is gone)."""
+    for name in DERIVED:
+        path = cfg.study_dir / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
+            path.unlink()
 
 
 def refresh(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> None:

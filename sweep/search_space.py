@@ -239,7 +239,7 @@ def parse(raw: Any, *, source: str = "<dict>", cli_fixed: dict[str, Any] | None 
             value = coerce(_HINTS[name], value, key, problems)
             check_param_value(name, value, key, problems, targets)
             fixed[name] = value
-    searched = {p.name for p in params}
+    searched = {p.name: p for p in params}
     enqueue: list[dict[str, Any]] = []
     for i, entry in enumerate(raw.get("enqueue") or []):
         key = f"search_space.enqueue[{i}]"
@@ -252,6 +252,7 @@ def parse(raw: Any, *, source: str = "<dict>", cli_fixed: dict[str, Any] | None 
                 problems.add(f"{key}.{name}", value, f"unknown parameter; known: {', '.join(PARAM_NAMES)}")
             elif name in searched:
                 check_param_value(name, value, f"{key}.{name}", problems, targets)
+                _check_in_dimension(searched[name], value, f"{key}.{name}", problems)
                 kept[name] = value
         enqueue.append(kept)
     if not params and not problems.items:
@@ -259,6 +260,15 @@ def parse(raw: Any, *, source: str = "<dict>", cli_fixed: dict[str, Any] | None 
     problems.raise_if_any()
     # Effective batch must be reachable by micro x accumulation for every value: positive ints.
     return SearchSpace(source=source, params=tuple(params), fixed=fixed, enqueue=tuple(enqueue))
+
+
+def _check_in_dimension(p: Param, value: Any, key: str, problems: Problems) -> None:
+    """An enqueued value must be one the dimension can take, or Optuna fails at ask time."""
+    if p.type == "categorical":
+        if value not in p.choices:
+            problems.add(key, value, f"not among the choices {list(p.choices)}")
+    elif isinstance(value, bool) or not isinstance(value, int | float) or not p.low <= value <= p.high:
+        problems.add(key, value, f"must be a number in [{p.low:g}, {p.high:g}]")
 
 
 def _parse_param(name: str, spec: Any, key: str, problems: Problems,
@@ -279,9 +289,14 @@ def _parse_param(name: str, spec: Any, key: str, problems: Problems,
         if not isinstance(choices, list) or not choices:
             problems.add(f"{key}.choices", choices, "give a non-empty list of choices")
             return None
+        typed = []
         for c in choices:
-            check_param_value(name, c, f"{key}.choices", problems, targets)
-        return Param(name=name, type="categorical", choices=tuple(choices))
+            n_before = len(problems.items)
+            c = coerce(_HINTS[name], c, f"{key}.choices", problems)
+            if len(problems.items) == n_before:
+                check_param_value(name, c, f"{key}.choices", problems, targets)
+            typed.append(c)
+        return Param(name=name, type="categorical", choices=tuple(typed))
     low, high = spec.get("low"), spec.get("high")
     for field_name, v in (("low", low), ("high", high)):
         if isinstance(v, str):
@@ -306,6 +321,8 @@ def _parse_param(name: str, spec: Any, key: str, problems: Problems,
     if step is not None and (isinstance(step, bool) or not isinstance(step, int | float) or step <= 0):
         problems.add(f"{key}.step", step, "step must be a positive number")
     if kind == "int":
+        if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 1):
+            problems.add(f"{key}.step", step, "an int range needs an integer step >= 1")
         if not (low.is_integer() and high.is_integer()):
             problems.add(key, f"low={low:g}, high={high:g}", "int ranges need integer bounds")
         low, high = int(low), int(high)

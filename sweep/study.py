@@ -8,6 +8,7 @@ reports eval losses, asks the pruner and records attributes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -28,28 +29,39 @@ INTERRUPTED = "interrupted"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
-def make_sampler(cfg: SweepConfig, space: SearchSpace) -> optuna.samplers.BaseSampler:
+def sampler_seed(cfg: SweepConfig, existing_trials: int) -> int:
+    """`cfg.seed` for a new study (reproducible); a resumed or joined study gets a seed that
+    differs per run and per process, so it does not propose the first run's points again."""
+    if existing_trials == 0:
+        return cfg.seed
+    return (cfg.seed * 1_000_003 + existing_trials * 7919 + os.getpid()) % 2**31
+
+
+def make_sampler(cfg: SweepConfig, space: SearchSpace, seed: int | None = None) -> optuna.samplers.BaseSampler:
     s = cfg.sampler
+    seed = cfg.seed if seed is None else seed
     if s.name == "random":
-        return optuna.samplers.RandomSampler(seed=cfg.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
     if s.name == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=cfg.seed)
+        return optuna.samplers.GridSampler(space.grid(), seed=seed)
     return optuna.samplers.TPESampler(n_startup_trials=s.n_startup_trials, multivariate=s.multivariate,
-                                      constant_liar=s.constant_liar, seed=cfg.seed)
+                                      constant_liar=s.constant_liar, seed=seed)
 
 
 def make_pruner(cfg: SweepConfig, max_steps: int | None = None) -> optuna.pruners.BasePruner:
     """The pruner named in conf; used by every executor (Ray workers build the same one)."""
     p = cfg.pruner
+    # conf counts min_resource in eval reports; Optuna counts the reported step (optimizer steps)
+    first_rung = p.min_resource * cfg.train.eval_every
     try:
         if p.name == "median":
             return optuna.pruners.MedianPruner(n_startup_trials=p.n_startup_trials,
                                                n_warmup_steps=p.n_warmup_steps, interval_steps=p.interval_steps)
         if p.name == "hyperband":
-            return optuna.pruners.HyperbandPruner(min_resource=p.min_resource, max_resource=max_steps or "auto",
+            return optuna.pruners.HyperbandPruner(min_resource=first_rung, max_resource=max_steps or "auto",
                                                   reduction_factor=p.reduction_factor)
         if p.name == "successive_halving":
-            return optuna.pruners.SuccessiveHalvingPruner(min_resource=p.min_resource,
+            return optuna.pruners.SuccessiveHalvingPruner(min_resource=first_rung,
                                                           reduction_factor=p.reduction_factor)
     except ValueError as exc:
         raise ConfigError(Problem(f"pruner={p.name}", str(exc), "fix the pruner's arguments")) from None
@@ -82,11 +94,42 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
             heartbeat_stale_trial_callback=Retry(max_retry=2), **kwargs)
 
 
+def check_storage(cfg: SweepConfig) -> None:
+    """A user-given storage URL must parse and have its driver installed (checked in preflight)."""
+    url = cfg.storage
+    if not url or url.startswith("grpc://"):
+        return
+    if url.startswith("journal://"):
+        parent = os.path.dirname(url[len("journal://"):]) or "."
+        if not os.path.isdir(parent):
+            raise ConfigError(Problem("storage", url, f"folder {parent} does not exist; create it first"))
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    from sweep.config import redact_url
+
+    try:
+        parsed = make_url(url)
+        dialect = parsed.get_dialect()
+        (getattr(dialect, "import_dbapi", None) or dialect.dbapi)()  # the driver itself
+    except ArgumentError:
+        raise ConfigError(Problem("storage", redact_url(url), "not a storage URL; e.g. sqlite:////abs/path.db, "
+                                  "postgresql://user:PASSWORD@host:5432/db, journal:///abs/file.log")) from None
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(Problem("storage", redact_url(url), f"its database driver is not installed ({exc}); "
+                                  "for PostgreSQL: pip install 'psycopg[binary]' (or psycopg2-binary with postgresql+psycopg2://)")) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        parent = os.path.dirname(os.path.abspath(parsed.database))
+        if not os.path.isdir(parent):
+            raise ConfigError(Problem("storage", url, f"folder {parent} does not exist; create it first"))
+
+
 def open_study(cfg: SweepConfig, space: SearchSpace, max_steps: int | None = None,
-               storage: optuna.storages.BaseStorage | None = None) -> optuna.Study:
+               storage: optuna.storages.BaseStorage | None = None, seed: int | None = None) -> optuna.Study:
     return optuna.create_study(
         study_name=cfg.study_name, storage=storage or make_storage(cfg.storage_url()),
-        sampler=make_sampler(cfg, space), pruner=make_pruner(cfg, max_steps),
+        sampler=make_sampler(cfg, space, seed), pruner=make_pruner(cfg, max_steps),
         direction="minimize", load_if_exists=True)
 
 
@@ -103,12 +146,15 @@ def load_existing(cfg: SweepConfig) -> optuna.Study | None:
 
 # --------------------------------------------------------------------------- bookkeeping
 
-IDENTITY_KEYS = ("model", "data", "objective", "search_space_content")
+IDENTITY_KEYS = ("model", "data", "objective", "seed", "eval_every", "search_space_content")
 
 
 def identity(cfg: SweepConfig, space: SearchSpace) -> dict[str, Any]:
     """What must not change when a study is resumed (else results are not comparable)."""
-    return {"model": cfg.model.name, "data": cfg.data.path, "objective": cfg.objective,
+    from sweep.config import to_plain
+
+    return {"model": cfg.model.name, "data": json.dumps(to_plain(cfg.data), sort_keys=True),
+            "objective": cfg.objective, "seed": cfg.seed, "eval_every": cfg.train.eval_every,
             "search_space_content": json.dumps(space.to_dict(), sort_keys=True, default=str)}
 
 
@@ -118,8 +164,9 @@ def check_resumable(study: optuna.Study, cfg: SweepConfig, space: SearchSpace) -
         return
     now = identity(cfg, space)
     for key in IDENTITY_KEYS:
-        if stored.get(key) != now.get(key):
-            shown = "search space" if key == "search_space_content" else key
+        if key in stored and stored.get(key) != now.get(key):
+            shown = {"search_space_content": "search space", "data": "data settings",
+                     "eval_every": "train.eval_every"}.get(key, key)
             raise ConfigError(Problem("study_name", cfg.study_name,
                                       f"this study exists with a different {shown} "
                                       f"({str(stored.get(key))[:60]!r}); use a new study_name "
@@ -166,8 +213,12 @@ def recover_interrupted(study: optuna.Study) -> list[int]:
 def counts(study: optuna.Study) -> dict[str, int]:
     """Finished trials by state; interrupted trials do not count (they are retried)."""
     c = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0, "RUNNING": 0, "WAITING": 0}
-    for t in study.get_trials(deepcopy=False):
-        if t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") == INTERRUPTED:
+    trials = study.get_trials(deepcopy=False)
+    # retried: ours (user attr retry_of) and Optuna's heartbeat retry (system attr failed_trial)
+    retried = {t.user_attrs.get("retry_of", t.system_attrs.get("failed_trial")) for t in trials}
+    for t in trials:
+        if t.state == TrialState.FAIL and (t.user_attrs.get("fail_reason") == INTERRUPTED
+                                           or t.number in retried):
             continue
         if t.state == TrialState.RUNNING and t.user_attrs.get("fail_reason") == INTERRUPTED:
             continue
@@ -179,6 +230,22 @@ def counts(study: optuna.Study) -> dict[str, int]:
 def missing(study: optuna.Study, n_trials: int) -> int:
     c = counts(study)
     return max(0, n_trials - c["finished"] - c["RUNNING"])
+
+
+@contextlib.contextmanager
+def study_lock(cfg: SweepConfig):
+    """Serialise study bookkeeping (create, recover, count-then-ask, refresh outputs) among the
+    sweep processes sharing a study folder on one machine. Processes on other machines that
+    share an RDB study are not covered: they may overshoot n_trials by one trial each."""
+    import fcntl
+
+    cfg.study_dir.mkdir(parents=True, exist_ok=True)
+    with open(cfg.study_dir / ".ask.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class Heartbeat:

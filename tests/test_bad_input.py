@@ -42,6 +42,13 @@ def case_files(tmp):
                                                "enqueue:\n  - {lora_r: -1}\n"),
         "no_params": _space(tmp / "s9.yaml", "fixed:\n  lora_r: 8\n"),
         "bad_section": _space(tmp / "s10.yaml", "parameters:\n  lora_r: {type: int, low: 4, high: 8}\n"),
+        "enqueue_outside": _space(tmp / "s11.yaml", "params:\n  lora_r: {type: categorical, choices: [4, 8]}\n"
+                                                    "enqueue:\n  - {lora_r: 12}\n"),
+        "int_half_step": _space(tmp / "s12.yaml", "params:\n  lora_r: {type: int, low: 4, high: 8, step: 0.5}\n"),
+        "str_choice": _space(tmp / "s13.yaml", "params:\n  effective_batch_size: {type: categorical, choices: [4, 6.5]}\n"),
+        "assistant_first": _jsonl(tmp / "af.jsonl", [{"messages": [{"role": "assistant", "content": "a"},
+                                                                    {"role": "user", "content": "q"}]}]),
+        "latin1": tmp / "latin1.jsonl",
     }
 
 
@@ -90,6 +97,18 @@ CASES = [
     ("space-bad-enqueue", "sweep", ["search_space={bad_enqueue}"], ["enqueue", "lora_r"]),
     ("space-nothing-searched", "sweep", ["search_space={no_params}"], ["at least one searched"]),
     ("space-unknown-section", "sweep", ["search_space={bad_section}"], ["parameters", "unknown section"]),
+    ("space-enqueue-not-a-choice", "sweep", ["search_space={enqueue_outside}"], ["enqueue", "choices"]),
+    ("space-int-fractional-step", "sweep", ["search_space={int_half_step}"], ["step", "integer"]),
+    ("space-choice-wrong-type", "sweep", ["search_space={str_choice}"], ["effective_batch_size", "integer"]),
+    ("data-assistant-first", "sweep", ["data.path={assistant_first}"], ["user message before"]),
+    ("data-not-utf8", "sweep", ["data.path={latin1}"], ["UTF-8"]),
+    ("unknown-chat-template", "sweep", ["data.chat_template=gpt"], ["data.chat_template", "chatml"]),
+    ("cpus-not-a-number", "sweep", ["executor.cpus_per_trial=abc"], ["executor.cpus_per_trial", "number"]),
+    ("divergence-factor", "sweep", ["train.divergence_factor=0"], ["train.divergence_factor", "> 1"]),
+    ("pruner-arguments", "sweep", ["pruner.interval_steps=0"], ["interval_steps"]),
+    ("storage-not-a-url", "sweep", ["storage=notaurl"], ["storage", "sqlite:////"]),
+    ("storage-missing-folder", "sweep", ["storage=sqlite:////nonexistent_dir/x.db"], ["does not exist"]),
+    ("eight-bit-optimizer-without-bnb", "sweep", ["+fixed.optimizer=adamw_8bit"], ["bitsandbytes"]),
 ]
 
 
@@ -97,6 +116,7 @@ CASES = [
 def test_bad_input_exits_2_with_one_line(case_id, module, args, words, tmp_path, monkeypatch, capsys):
     files = case_files(tmp_path)
     files["alpaca_bad"].write_text(json.dumps([{"instruction": "q", "output": "a"}, {"instruction": "q"}]))
+    files["latin1"].write_bytes(json.dumps(GOOD_CHAT).replace("q", "caf\u00e9").encode("latin-1") + b"\n")
     out = tmp_path / "out"
     argv = [f"output_dir={out}", "study_name=s", "eval.behaviour=false"] + [a.format(**files) for a in args]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

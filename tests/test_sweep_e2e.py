@@ -34,7 +34,7 @@ def test_three_trial_sweep_writes_study_folder(tmp_path):
     assert best["train"]["micro_batch_size"] * best["train"]["gradient_accumulation_steps"] == \
         best["train"]["effective_batch_size"]
     assert (d / "best_adapter" / "adapter_config.json").is_file()
-    assert (d / "best_adapter" / "TRIAL").read_text().strip() == str(summary.best.number)
+    assert (d / "best_adapter" / "TRIAL").read_text().split()[0] == str(summary.best.number)
     # only the top keep_adapters=1 trial adapter is kept
     kept = [p.name for p in (d / "trials").iterdir() if (p / "adapter").exists()]
     assert kept == [str(summary.best.number)]

@@ -5,9 +5,9 @@ here: ask the study, run `execute` (in any process), tell the study, refresh the
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,30 +80,15 @@ def ask(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]]:
     with warnings.catch_warnings():  # "heartbeat is supposed to be used with optimize": we beat ourselves
         warnings.simplefilter("ignore", UserWarning)
         trial = ctx.study.ask()
-    ctx.space.suggest(trial)
     trial.set_user_attr("driver_pid", os.getpid())
     trial.set_user_attr("driver_node", socket.gethostname())
+    ctx.space.suggest(trial)
     return trial, dict(trial.params)
-
-
-@contextlib.contextmanager
-def study_lock(cfg: SweepConfig):
-    """Serialise "count missing trials, then ask" among sweep processes sharing a study folder,
-    so two processes on one study never run more than n_trials between them."""
-    import fcntl
-
-    cfg.study_dir.mkdir(parents=True, exist_ok=True)
-    with open(cfg.study_dir / ".ask.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def claim(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]] | None:
     """The next trial to run, or None when the study has (or is running) n_trials."""
-    from sweep.study import missing
+    from sweep.study import missing, study_lock
 
     with study_lock(ctx.cfg):
         if missing(ctx.study, ctx.cfg.n_trials) <= 0:
@@ -158,6 +143,13 @@ def tell(ctx: SweepContext, trial: optuna.Trial | int, outcome: Outcome) -> optu
     number = trial.number if isinstance(trial, optuna.Trial) else trial
     trial_id = trial._trial_id if isinstance(trial, optuna.Trial) else \
         study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    current = study._storage.get_trial(trial_id)
+    if current.state.is_finished():  # another process declared it dead meanwhile: keep its record
+        print(f"trial {number} was already {current.state.name} in the study; its {outcome.state} "
+              "result is not recorded", file=sys.stderr)
+        ctx.progress.trial_finished(number, current.state.name, current.value, "finished elsewhere")
+        ctx.on_trial_end(current)
+        return current
     for k, v in outcome.attrs.items():
         study._storage.set_trial_user_attr(trial_id, k, v)
     if outcome.reason:
