@@ -105,7 +105,7 @@ CASES = [
     ("unknown-chat-template", "sweep", ["data.chat_template=gpt"], ["data.chat_template", "chatml"]),
     ("cpus-not-a-number", "sweep", ["executor.cpus_per_trial=abc"], ["executor.cpus_per_trial", "number"]),
     ("divergence-factor", "sweep", ["train.divergence_factor=0"], ["train.divergence_factor", "> 1"]),
-    ("pruner-arguments", "sweep", ["pruner.interval_steps=0"], ["interval_steps"]),
+    ("pruner-arguments", "sweep", ["pruner=median", "pruner.interval_steps=0"], ["interval_steps"]),
     ("storage-not-a-url", "sweep", ["storage=notaurl"], ["storage", "sqlite:////"]),
     ("storage-missing-folder", "sweep", ["storage=sqlite:////nonexistent_dir/x.db"], ["does not exist"]),
     ("eight-bit-optimizer-without-bnb", "sweep", ["+fixed.optimizer=adamw_8bit"], ["bitsandbytes"]),

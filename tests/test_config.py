@@ -12,7 +12,7 @@ def test_defaults_compose_into_typed_config():
     cfg = load_config([])
     assert isinstance(cfg, SweepConfig)
     assert cfg.model.name == "tiny_llama" and cfg.model.tiny.architecture == "llama"
-    assert cfg.sampler.name == "tpe" and cfg.pruner.name == "median"
+    assert cfg.sampler.name == "tpe" and cfg.pruner.name == "successive_halving"
     assert cfg.search_space == "default" and cfg.n_trials >= 1
     assert cfg.output_dir.endswith("outputs") and cfg.storage is None
     assert cfg.storage_url().startswith("sqlite:///") and cfg.storage_url().endswith("lora_sweep/study.db")

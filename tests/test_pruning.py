@@ -31,7 +31,7 @@ def _run(st, curve):
 
 
 def test_median_pruner_from_conf_prunes_worse_than_median(tmp_path):
-    cfg, _, st = _study(tmp_path, "pruner.n_startup_trials=2")
+    cfg, _, st = _study(tmp_path, "pruner=median", "pruner.n_startup_trials=2")
     assert isinstance(st.pruner, optuna.pruners.MedianPruner)
     assert _run(st, [3.0, 2.5, 2.0]) == "COMPLETE"
     assert _run(st, [3.1, 2.6, 2.1]) == "COMPLETE"
@@ -40,7 +40,7 @@ def test_median_pruner_from_conf_prunes_worse_than_median(tmp_path):
 
 
 def test_no_pruning_before_startup_trials(tmp_path):
-    _, _, st = _study(tmp_path, "pruner.n_startup_trials=3")
+    _, _, st = _study(tmp_path, "pruner=median", "pruner.n_startup_trials=3")
     assert _run(st, [1.0]) == "COMPLETE"
     assert _run(st, [9.0, 9.0]) == "COMPLETE"
 
@@ -60,7 +60,7 @@ def test_other_pruners_are_built_from_conf(tmp_path, name, cls):
 
 def test_reporter_attached_in_another_process_uses_the_same_pruner(tmp_path):
     """What a Ray worker does: rebuild the study from storage + conf and ask the pruner."""
-    cfg, space, st = _study(tmp_path, "pruner.n_startup_trials=1")
+    cfg, space, st = _study(tmp_path, "pruner=median", "pruner.n_startup_trials=1")
     _run(st, [1.0, 0.9])
     trial = st.ask()
     remote = StudyReporter.attach(cfg, space, trial._trial_id, 30)

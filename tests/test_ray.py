@@ -53,7 +53,7 @@ def sweep_config(out: Path, name: str, *overrides: str, space: dict | None = Non
     return load_config([
         f"search_space={path}", f"study_name={name}", f"output_dir={out}", "executor=ray",
         "train.num_threads=1", "train.eval_every=2", "eval.behaviour=false", "+data.max_eval_examples=16",
-        "sampler=random", *overrides])
+        "sampler=random", "pruner=median", *overrides])
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ def _load(tmp_path, name="r"):
 @pytest.mark.slow
 @pytest.mark.parametrize("executor", ["inline", "ray"])
 def test_kill_9_mid_trial_then_rerun_loses_no_finished_trial(tmp_path, executor):
-    args = _args(tmp_path, "n_trials=3", "+fixed.max_steps=120", f"executor={executor}",
+    args = _args(tmp_path, "n_trials=3", "+fixed.max_steps=120", f"executor={executor}", "pruner=none",
                  "executor.num_cpus=1")
     proc = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=REPO, stderr=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, text=True)

@@ -70,7 +70,7 @@ def test_pruner_prunes_a_bad_trial_in_a_real_sweep(tmp_path):
         "enqueue": [{"learning_rate": 3e-2}, {"learning_rate": 1e-6}],
     }))
     cfg = load_config([f"search_space={space}", "n_trials=2", f"output_dir={tmp_path}", "study_name=p",
-                       "pruner.n_startup_trials=1", "eval.behaviour=false", "train.eval_every=5",
+                       "pruner=median", "pruner.n_startup_trials=1", "eval.behaviour=false", "train.eval_every=5",
                        "train.num_threads=1"])
     st = engine.run(cfg).study
     states = [t.state.name for t in st.trials]

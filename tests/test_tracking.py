@@ -35,7 +35,7 @@ def overrides(tmp_path: Path, *extra: str) -> list[str]:
     space.write_text(PRUNING_SPACE)
     return [f"search_space={space}", "n_trials=2", f"output_dir={tmp_path / 'out'}", "study_name=track",
             "eval.behaviour=false", "train.num_threads=1", "train.eval_every=2", "train.micro_batch_size=4",
-            "executor=inline", "pruner.n_startup_trials=1", "data.max_eval_examples=8", *extra]
+            "executor=inline", "pruner=median", "pruner.n_startup_trials=1", "data.max_eval_examples=8", *extra]
 
 
 def run_sweep(cfg):

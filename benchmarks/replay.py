@@ -1,0 +1,489 @@
+"""Replay search strategies over the reference table: seconds per run instead of hours.
+
+A contender proposes configurations one after another (one trial at a time, like the inline
+executor); each proposed configuration "trains" by reading its recorded eval-loss curve from the
+table, step by step, and the strategy's pruner or scheduler sees those values exactly as it would
+live. The cost of a trial is the training samples it processed: optimizer steps run x effective
+batch, so a pruned trial costs only what it ran and batch size counts.
+
+The figure of merit is the compute until the first *fully trained* configuration whose normalised
+regret `(final - best) / (initial - best)` is at most `THRESHOLD` (final = the configuration's
+mean final eval loss over the table's seeds, best = the best such value in the table).
+
+Noise: a real sweep trains each trial with one seed. A replay picks, for every configuration,
+one of the table's seeds (a stable hash of run seed and configuration), so the same
+configuration proposed twice in one run gives the same curve (as in a real sweep), and pruning
+decisions see single-seed noise, while a hit is judged on the seed-averaged final loss.
+
+Contenders (all built from this project's code paths or the libraries' own classes):
+- `engine`: `sweep.study.make_sampler` / `make_pruner` from `load_config` with the task's
+  overrides (the engine's defaults: TPE, 5 start-up trials, median pruner, 3 start-up trials);
+- `tpe+median`, `tpe+hyperband`, `tpe+successive_halving`: the same with `pruner=...`;
+- `random` (no pruning), `grid` (Optuna's GridSampler, shuffled, no pruning);
+- `asha`: Ray Tune's `ASHAScheduler` (defaults, max_t = number of evals) with random search
+  (Tune's own variant generation), driven in-process through the scheduler's public
+  on_trial_add / on_trial_result / on_trial_complete; `asha_tuner` runs the same through a real
+  `ray.tune.Tuner` (slow, a few seeds, to show the in-process replay makes the same decisions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import statistics
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import task
+
+THRESHOLD = 0.02  # normalised regret of a "hit"
+TOP_K = 5
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass
+class Table:
+    """The reference table in memory: curves per configuration and seed, and the oracle."""
+
+    names: tuple[str, ...]
+    configs: dict[str, dict[str, Any]]
+    initial: float
+    max_steps: int
+    eval_every: int
+    meta: dict[str, Any] = field(default_factory=dict)
+    _grid_cost: int | None = field(default=None, repr=False)
+    _best: float | None = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, path: Path | str = task.REFERENCE_FILE) -> Table:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Table:
+        t = raw["task"]
+        return cls(names=tuple(t["param_names"]), configs=raw["configs"], initial=float(raw["initial_loss"]),
+                   max_steps=int(t["max_steps"]), eval_every=int(t["eval_every"]),
+                   meta={k: v for k, v in raw.items() if k not in ("configs",)})
+
+    def subset(self, keys: Sequence[str]) -> Table:
+        """A smaller table (tests): the same task, fewer configurations."""
+        return dataclasses.replace(self, configs={k: self.configs[k] for k in keys}, _grid_cost=None, _best=None)
+
+    # ---- oracle
+    def finals(self) -> dict[str, float]:
+        """Mean final eval loss of every usable configuration (diverged ones left out)."""
+        return {k: c["final"] for k, c in self.configs.items() if c.get("final") is not None}
+
+    @property
+    def best(self) -> float:
+        if self._best is None:
+            self._best = min(self.finals().values())
+        return self._best
+
+    def regret(self, key: str) -> float:
+        """Normalised regret of a configuration; inf for one that diverged."""
+        final = self.configs[key].get("final")
+        if final is None:
+            return math.inf
+        return (final - self.best) / (self.initial - self.best)
+
+    def hits(self, threshold: float = THRESHOLD) -> set[str]:
+        return {k for k in self.configs if self.regret(k) <= threshold}
+
+    def top(self, k: int = TOP_K) -> list[str]:
+        f = self.finals()
+        return sorted(f, key=f.__getitem__)[:k]
+
+    def seeds(self, key: str) -> list[str]:
+        return sorted(self.configs[key]["seeds"])
+
+    def trial_curve(self, key: str, run_seed: int) -> tuple[list[tuple[int, float]], int, str]:
+        """The curve a trial of `key` shows in replay run `run_seed`: (curve, end_step, status)."""
+        seeds = self.seeds(key)
+        pick = seeds[zlib.crc32(f"{run_seed}|{key}".encode()) % len(seeds)]
+        rec = self.configs[key]["seeds"][pick]
+        curve = [(int(s), float(v)) for s, v in rec["curve"]]
+        return curve, int(rec.get("end_step") or (curve[-1][0] if curve else 0)), rec["status"]
+
+    def batch(self, key: str) -> int:
+        return int(self.configs[key]["values"]["effective_batch_size"])
+
+    def full_cost(self, key: str) -> int:
+        return self.max_steps * self.batch(key)
+
+    def grid_cost(self) -> int:
+        """Training samples to train every configuration once, fully."""
+        if self._grid_cost is None:
+            self._grid_cost = sum(self.full_cost(k) for k in self.configs)
+        return self._grid_cost
+
+    def key_of(self, values: dict[str, Any]) -> str:
+        return task.config_key(values, self.names)
+
+
+# --------------------------------------------------------------------------- one run
+
+
+@dataclass
+class Trial:
+    """One replayed trial."""
+
+    key: str
+    state: str  # COMPLETE | PRUNED | FAIL
+    steps: int
+    cost: int
+    value: float | None = None
+
+
+@dataclass
+class RunResult:
+    """One contender run (one seed) until the first hit or the budget."""
+
+    contender: str
+    seed: int
+    cost_to_hit: float  # training samples; inf when no hit within the budget
+    trials_to_hit: int | None
+    hit_key: str | None
+    top_pruned_before_hit: bool
+    trials: list[Trial]
+
+    @property
+    def total_cost(self) -> int:
+        return sum(t.cost for t in self.trials)
+
+
+class Ledger:
+    """Book-keeping shared by every contender: cost, hit detection, top-k pruned."""
+
+    def __init__(self, table: Table, contender: str, seed: int, max_trials: int):
+        self.table = table
+        self.contender = contender
+        self.seed = seed
+        self.max_trials = max_trials
+        self.hits = table.hits()
+        self.top = set(table.top())
+        self.trials: list[Trial] = []
+        self.cost = 0
+        self.hit: tuple[int, str, int] | None = None  # (cost, key, trial count)
+        self.top_pruned = False
+
+    def record(self, t: Trial) -> None:
+        self.trials.append(t)
+        self.cost += t.cost
+        if self.hit is not None:
+            return
+        if t.state == "PRUNED" and t.key in self.top:
+            self.top_pruned = True
+        if t.state == "COMPLETE" and t.steps >= self.table.max_steps and t.key in self.hits:
+            self.hit = (self.cost, t.key, len(self.trials))
+
+    @property
+    def done(self) -> bool:
+        """A hit, or the budget spent: `max_trials`, or the samples of training the whole grid."""
+        return (self.hit is not None or len(self.trials) >= self.max_trials
+                or self.cost >= self.table.grid_cost())
+
+    def result(self) -> RunResult:
+        cost, key, n = self.hit if self.hit else (math.inf, None, None)
+        return RunResult(self.contender, self.seed, cost, n, key, self.top_pruned, self.trials)
+
+
+# --------------------------------------------------------------------------- Optuna contenders
+
+
+@dataclass(frozen=True)
+class OptunaContender:
+    """This engine's sampler and pruner, built exactly as `sweep.study` builds them.
+
+    `overrides` are Hydra overrides on top of the task's (e.g. `pruner=hyperband`); `enqueue`
+    are configurations tried first (the search space's `enqueue` section).
+    """
+
+    name: str
+    overrides: tuple[str, ...] = ()
+    enqueue: tuple[dict[str, Any], ...] = ()
+    pass_max_steps: bool = False  # the engine's open_study passes none: hyperband's max is "auto"
+    # candidate engine changes that conf cannot express yet: (cfg, space) -> sampler / pruner
+    sampler_factory: Callable[[Any, Any], Any] | None = None
+    pruner_factory: Callable[[Any, Any], Any] | None = None
+
+    def setup(self) -> tuple[Any, Any]:
+        cfg = task.task_config(extra=self.overrides)
+        return cfg, task.task_space(cfg)
+
+    def run(self, table: Table, seed: int, max_trials: int, setup: tuple[Any, Any] | None = None) -> RunResult:
+        import optuna
+
+        from sweep.study import make_pruner, make_sampler
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        cfg, space = setup or self.setup()
+        cfg = dataclasses.replace(cfg, seed=seed)  # what `seed=<seed>` on the command line gives
+        space = restrict_space(space, table)
+        sampler = self.sampler_factory(cfg, space) if self.sampler_factory else make_sampler(cfg, space)
+        pruner = self.pruner_factory(cfg, space) if self.pruner_factory else \
+            make_pruner(cfg, table.max_steps if self.pass_max_steps else None)
+        # a fixed name: HyperbandPruner assigns brackets by a hash of study name and trial number
+        study = optuna.create_study(study_name=f"replay-{self.name}-{seed}", sampler=sampler, pruner=pruner,
+                                    direction="minimize")
+        for values in self.enqueue:
+            study.enqueue_trial(values, skip_if_exists=True)
+        led = Ledger(table, self.name, seed, max_trials)
+        while not led.done:
+            trial = study.ask()
+            params = space.suggest(trial)
+            key = table.key_of({n: getattr(params, n) for n in table.names})
+            if key not in table.configs:
+                raise KeyError(f"{key} is not in the reference table; the space and the table differ")
+            curve, end_step, status = table.trial_curve(key, seed)
+            batch = table.batch(key)
+            outcome: Trial | None = None
+            for step, value in curve:
+                trial.report(value, step)
+                if step < table.max_steps and trial.should_prune():
+                    outcome = Trial(key, "PRUNED", step, step * batch)
+                    break
+            if outcome is None:
+                if status == "ok":
+                    outcome = Trial(key, "COMPLETE", table.max_steps, table.max_steps * batch, curve[-1][1])
+                else:  # diverged: the Trainer stops at end_step and the engine records FAIL
+                    outcome = Trial(key, "FAIL", end_step, end_step * batch)
+            state = optuna.trial.TrialState[outcome.state]
+            study.tell(trial, outcome.value if outcome.state == "COMPLETE" else None, state=state)
+            led.record(outcome)
+        return led.result()
+
+
+def restrict_space(space: Any, table: Table) -> Any:
+    """The space cut down to the values the table holds (a table slice in tests; else unchanged)."""
+    from sweep.search_space import Param
+
+    if len(table.configs) == math.prod(len(p.choices) for p in space.params):
+        return space
+    present = {n: [] for n in table.names}
+    for c in table.configs.values():
+        for n in table.names:
+            if c["values"][n] not in present[n]:
+                present[n].append(c["values"][n])
+    params = tuple(Param(name=p.name, type="categorical", choices=tuple(present[p.name])) for p in space.params)
+    return dataclasses.replace(space, params=params)
+
+
+# --------------------------------------------------------------------------- Ray Tune ASHA
+
+
+def ray_param_space(table: Table) -> dict[str, Any]:
+    """Tune's `tune.choice` per dimension, values as in the table."""
+    from ray import tune
+
+    choices: dict[str, list[Any]] = {n: [] for n in table.names}
+    for c in table.configs.values():
+        for n in table.names:
+            if c["values"][n] not in choices[n]:
+                choices[n].append(c["values"][n])
+    return {n: tune.choice(v) for n, v in choices.items()}
+
+
+def ray_random_configs(table: Table, seed: int):
+    """The random configurations `BasicVariantGenerator(random_state=seed)` proposes, in order.
+
+    Uses Tune's own `generate_variants` and seeded generator the way `BasicVariantGenerator`
+    does (one variant per sample, sharing one random state), so the sequence is the one a
+    `Tuner` with `search_alg=BasicVariantGenerator(random_state=seed)` trains.
+    """
+    from ray.tune.search.sample import _BackwardsCompatibleNumpyRng
+    from ray.tune.search.variant_generator import generate_variants
+
+    rng = _BackwardsCompatibleNumpyRng(seed)
+    spec = {"config": ray_param_space(table)}
+    while True:
+        _, resolved = next(generate_variants(spec, constant_grid_search=False, random_state=rng))
+        yield dict(resolved["config"])
+
+
+@dataclass(frozen=True)
+class AshaContender:
+    """Random search + Ray Tune's ASHAScheduler (its defaults; max_t = the number of evals)."""
+
+    name: str = "asha"
+    grace_period: int = 1
+    reduction_factor: float = 4
+
+    def scheduler(self, table: Table) -> Any:
+        from ray.tune.schedulers import ASHAScheduler
+
+        return ASHAScheduler(time_attr="training_iteration", metric="eval_loss", mode="min",
+                             max_t=table.max_steps // table.eval_every, grace_period=self.grace_period,
+                             reduction_factor=self.reduction_factor)
+
+    def run(self, table: Table, seed: int, max_trials: int, setup: Any = None) -> RunResult:
+        import numpy as np
+        from ray.tune.schedulers import TrialScheduler
+
+        np.random.seed(seed)  # ASHA draws a bracket with np.random (one bracket: no effect)
+        sched = self.scheduler(table)
+        configs = ray_random_configs(table, seed)
+        led = Ledger(table, self.name, seed, max_trials)
+        n = 0
+        while not led.done:
+            key = table.key_of(next(configs))
+            handle = _TrialHandle(f"{seed}_{n:05d}")
+            n += 1
+            sched.on_trial_add(None, handle)
+            curve, end_step, status = table.trial_curve(key, seed)
+            batch = table.batch(key)
+            outcome: Trial | None = None
+            for it, (step, value) in enumerate(curve, start=1):
+                result = {"training_iteration": it, "eval_loss": value, "step": step}
+                if sched.on_trial_result(None, handle, result) == TrialScheduler.STOP:
+                    sched.on_trial_complete(None, handle, result)
+                    state = "COMPLETE" if step >= table.max_steps else "PRUNED"
+                    outcome = Trial(key, state, step, step * batch, value if state == "COMPLETE" else None)
+                    break
+            if outcome is None:  # a diverged curve ends early; its trial errors out in Tune
+                sched.on_trial_remove(None, handle)
+                outcome = Trial(key, "FAIL", end_step, end_step * batch)
+            led.record(outcome)
+        return led.result()
+
+
+@dataclass(frozen=True)
+class _TrialHandle:
+    """What ASHA's bookkeeping reads from a Tune trial: its id."""
+
+    trial_id: str
+
+
+def run_asha_tuner(table: Table, seed: int, max_trials: int, contender: AshaContender | None = None,
+                   storage_dir: str = "/tmp/lora_sweep_bench_ray") -> RunResult:
+    """The ASHA contender through a real `ray.tune.Tuner` (one trial at a time, replayed curves).
+
+    The trainable reads the table and calls `tune.report` per eval; the experiment stops at the
+    first fully trained hit (or after `max_trials`). Needs `ray.init` done by the caller.
+    """
+    from ray import tune
+    from ray.tune.search import BasicVariantGenerator
+
+    contender = contender or AshaContender()
+    hits = table.hits()
+    curves = {k: table.trial_curve(k, seed) for k in table.configs}
+    names = table.names
+
+    def trainable(config: dict[str, Any]) -> None:
+        key = task.config_key(config, names)
+        curve, _, status = curves[key]
+        for step, value in curve:
+            tune.report({"eval_loss": value, "step": step, "key": key})
+        if status != "ok":
+            raise RuntimeError(f"diverged at step {curve[-1][0] if curve else 0}")
+
+    class StopAtHit(tune.Stopper):
+        def __init__(self) -> None:
+            self.hit = False
+
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            if result["step"] >= table.max_steps and result["key"] in hits:
+                self.hit = True
+            return False
+
+        def stop_all(self) -> bool:
+            return self.hit
+
+    tuner = tune.Tuner(
+        trainable,
+        param_space=ray_param_space(table),
+        tune_config=tune.TuneConfig(num_samples=max_trials, max_concurrent_trials=1,
+                                    scheduler=contender.scheduler(table),
+                                    search_alg=BasicVariantGenerator(random_state=seed, max_concurrent=1)),
+        run_config=tune.RunConfig(name=f"asha_seed{seed}", storage_path=storage_dir, stop=StopAtHit(),
+                                  verbose=0, failure_config=tune.FailureConfig(max_failures=0)),
+    )
+    grid = tuner.fit()
+    led = Ledger(table, "asha_tuner", seed, max_trials)
+    rows = sorted(grid, key=lambda r: r.metrics.get("trial_id", "") if r.metrics else "")
+    for r in rows:
+        m = r.metrics or {}
+        if "key" not in m:
+            continue
+        key, step = m["key"], int(m["step"])
+        batch = table.batch(key)
+        if r.error is not None:
+            led.record(Trial(key, "FAIL", step, step * batch))
+        elif step >= table.max_steps:
+            led.record(Trial(key, "COMPLETE", step, step * batch, float(m["eval_loss"])))
+        else:
+            led.record(Trial(key, "PRUNED", step, step * batch))
+        if led.hit:
+            break
+    return led.result()
+
+
+# --------------------------------------------------------------------------- many runs
+
+
+Contender = OptunaContender | AshaContender
+
+
+def run_many(contender: Contender, table: Table, seeds: Sequence[int], max_trials: int | None = None,
+             progress: Callable[[str], None] | None = None) -> list[RunResult]:
+    """One run per seed (deterministic: same table, seed and code -> same result)."""
+    max_trials = max_trials or 3 * len(table.configs)
+    setup = contender.setup() if isinstance(contender, OptunaContender) else None
+    out = []
+    for s in seeds:
+        out.append(contender.run(table, s, max_trials, setup))
+        if progress and len(out) % 25 == 0:
+            progress(f"{contender.name}: {len(out)}/{len(seeds)} seeds")
+    return out
+
+
+@dataclass
+class Summary:
+    """Distribution of cost-to-hit over seeds (as a share of the grid's full cost too)."""
+
+    contender: str
+    n: int
+    median: float
+    q1: float
+    q3: float
+    misses: int
+    top_pruned_pct: float
+    median_trials: float
+    grid_cost: int
+
+    def share(self, x: float) -> float:
+        return x / self.grid_cost
+
+
+def quantile(xs: Sequence[float], q: float) -> float:
+    """Linear-interpolated quantile; inf values (misses) sort last."""
+    s = sorted(xs)
+    if not s:
+        return math.nan
+    pos = q * (len(s) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    if math.isinf(s[hi]) or math.isinf(s[lo]):
+        return s[hi] if pos - lo >= 0.5 or math.isinf(s[lo]) else s[lo]
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def summarize(runs: Sequence[RunResult], table: Table) -> Summary:
+    costs = [r.cost_to_hit for r in runs]
+    trials = [r.trials_to_hit if r.trials_to_hit is not None else math.inf for r in runs]
+    return Summary(
+        contender=runs[0].contender, n=len(runs), median=quantile(costs, 0.5), q1=quantile(costs, 0.25),
+        q3=quantile(costs, 0.75), misses=sum(math.isinf(c) for c in costs),
+        top_pruned_pct=100.0 * sum(r.top_pruned_before_hit for r in runs) / len(runs),
+        median_trials=statistics.median(trials), grid_cost=table.grid_cost())
+
+
+def fingerprint(runs: Sequence[RunResult]) -> list[tuple[Any, ...]]:
+    """What must be identical when a replay is repeated (determinism check)."""
+    return [(r.seed, r.cost_to_hit, r.hit_key, r.top_pruned_before_hit,
+             tuple((t.key, t.state, t.steps) for t in r.trials)) for r in runs]
