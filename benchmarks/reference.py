@@ -156,8 +156,7 @@ def aggregate(journal: Path = JOURNAL, out: Path = task.REFERENCE_FILE,
     old = json.loads(out.read_text()) if out.is_file() else {}
     table = {
         "format": 1,
-        "task": {"overrides": [o if not o.startswith("search_space=") else "search_space=benchmarks/space.yaml"
-                               for o in task.TASK_OVERRIDES],
+        "task": {"overrides": [o.replace(f"{task.BENCH_DIR.parent}/", "") for o in task.TASK_OVERRIDES],
                  "space": space.to_dict(), "param_names": names, "max_steps": task.MAX_STEPS,
                  "eval_every": task.EVAL_EVERY, "micro_batch_size": task.MICRO_BATCH},
         "task_fingerprint": task.fingerprint(),

@@ -73,9 +73,9 @@ def render(r: dict[str, Any], notes: str) -> str:
           "**Versions**: " + ", ".join(f"{k} {v}" for k, v in ver.items()), "", notes, ""]
     L += ["## Task and reference table", "",
           "- Model: `tiny_llama` at hidden 128 (2 layers, 4 heads / 2 KV heads, vocab 1024), random init, built "
-          "offline by `sweep.models`; LoRA on all 7 projections.",
-          "- Data: `sample_chat` (260 training conversations; eval = 52 held-out paraphrased questions), loss on "
-          "answers only.",
+          "by `sweep.models`' tiny builders and frozen in `benchmarks/data/task/model`; LoRA on all 7 projections.",
+          "- Data: a frozen copy of `sample_chat`'s files in `benchmarks/data/task/` (260 training conversations; "
+          "eval = 52 held-out paraphrased questions), loss on answers only.",
           "- Space (`benchmarks/space.yaml`): lr {1e-4 .. 1e-2, 7 values} x r {4, 16, 64} x alpha/r {0.5, 2} x "
           "effective batch {4, 8} x schedule {cosine, constant with warmup} = "
           f"{t['configs']} configurations; 180 optimizer steps, eval every 20.",
@@ -176,7 +176,7 @@ def render(r: dict[str, Any], notes: str) -> str:
         if r.get("cli_startup_s") is not None:
             L.append(f"- Process start + imports (`python -m sweep` pays it once): {r['cli_startup_s']} s.")
     if at:
-        L.append(f"- ask+tell with the engine's TPE + median pruner on SQLite (`sweep.study.make_storage`), "
+        L.append(f"- ask+tell with the engine's {at['sampler']} + {at['pruner']} on SQLite (`sweep.study.make_storage`), "
                  f"dummy objective (6 user attrs, 9 reports each followed by should_prune), at "
                  f"{at['n_trials']} trials: median {at['per_trial_ms_median']} ms per trial (p90 "
                  f"{at['per_trial_ms_p90']} ms; ask+sample {at['ask_ms_median']} ms); "
