@@ -435,10 +435,6 @@ def load_config(overrides: list[str]) -> SweepConfig:
     return from_dict(compose(overrides))
 
 
-def expected(cls: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls)]
-
-
 __all__ = [
     "BackendConfig", "ConfigError", "DataConfig", "ExecutorConfig", "ModelConfig",
     "PrunerConfig", "SamplerConfig", "SweepConfig", "TinyArch", "TrackerConfig",

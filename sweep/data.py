@@ -288,6 +288,16 @@ def encode_rows(encoder: Encoder, rows: list[Row], key: str) -> list[dict[str, l
     return out
 
 
+def encode_splits(encoder: Encoder, objective: str, train_rows: list[Row],
+                  eval_rows: list[Row]) -> tuple[list[dict], list[dict]]:
+    """Training examples (preference pairs for ORPO) and eval examples, answer-only labels."""
+    if objective == "orpo":
+        train = encode_preferences(encoder, train_rows)
+    else:
+        train = encode_rows(encoder, train_rows, "data.path")
+    return train, encode_rows(encoder, eval_rows, "data.eval_path")
+
+
 def _encode_checked(encoder: Encoder, row: Row, key: str, answer_key: str = "chosen"):
     """Encode a row; a template that cannot render it is bad input naming the row."""
     from jinja2 import TemplateError

@@ -95,10 +95,7 @@ def _check_encoding(cfg: SweepConfig, space: SearchSpace, location: str, train_r
         if cfg.data.format in ("chat", "preference") and not tok.chat_template:
             raise ConfigError(Problem("data.chat_template", name, "the tokenizer has no chat template; "
                                       "name one (chatml, llama3, ...)"))
-        enc = data.Encoder(tok, cfg.data, tpl.end_of_turn)
-        data.encode_rows(enc, train_rows, "data.path") if cfg.objective != "orpo" else \
-            data.encode_preferences(enc, train_rows)
-        data.encode_rows(enc, eval_rows, "data.eval_path")
+        data.encode_splits(data.Encoder(tok, cfg.data, tpl.end_of_turn), cfg.objective, train_rows, eval_rows)
 
 
 def _check_disk(cfg: SweepConfig) -> None:
@@ -133,7 +130,7 @@ def open_study(cfg: SweepConfig, space: SearchSpace) -> optuna.Study:
     return st
 
 
-def run(cfg: SweepConfig, *, tracker: Any = None) -> SweepSummary:
+def run(cfg: SweepConfig) -> SweepSummary:
     space = load_space(cfg)
     preflight(cfg, space)
     st = open_study(cfg, space)

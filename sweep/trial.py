@@ -78,11 +78,7 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
     template = templates.apply_template(tokenizer, params.chat_template or cfg.data.chat_template)
     train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
     encoder = data.Encoder(tokenizer, cfg.data, template.end_of_turn)
-    if cfg.objective == "orpo":
-        train_ds = data.encode_preferences(encoder, train_rows)
-    else:
-        train_ds = data.encode_rows(encoder, train_rows, "data.path")
-    eval_ds = data.encode_rows(encoder, eval_rows, "data.eval_path")
+    train_ds, eval_ds = data.encode_splits(encoder, cfg.objective, train_rows, eval_rows)
     trainable, total = models.count_parameters(model)
     steps = params.total_steps(len(train_ds))
     reporter.set_attrs({"trainable_params": trainable, "total_params": total, "total_steps": steps})

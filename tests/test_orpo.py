@@ -172,11 +172,7 @@ def _load(overrides: list[str], r: int = 4):
     tpl = templates.apply_template(tok, cfg.data.chat_template)
     train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
     enc = data.Encoder(tok, cfg.data, tpl.end_of_turn)
-    if cfg.objective == "orpo":
-        train = data.encode_preferences(enc, train_rows)
-    else:
-        train = data.encode_rows(enc, train_rows, "data.path")
-    return cfg, model, tok, train, data.encode_rows(enc, eval_rows, "data.eval_path")
+    return cfg, model, tok, *data.encode_splits(enc, cfg.objective, train_rows, eval_rows)
 
 
 @pytest.fixture(scope="module")
