@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -34,19 +33,25 @@ def _load(tmp_path, name="r"):
 def test_kill_9_mid_trial_then_rerun_loses_no_finished_trial(tmp_path, executor):
     args = _args(tmp_path, "n_trials=3", "+fixed.max_steps=120", f"executor={executor}", "pruner=none",
                  "executor.num_cpus=1")
-    proc = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=REPO, stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, text=True)
-    # wait until trial 0 finished and trial 1 is mid-training
-    deadline = time.time() + 240
-    seen = ""
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        seen += line
-        if re.search(r"\[trial 1[ \]]", line) and "step 4/" in line:  # Ray: forwarded worker lines
+    log = tmp_path / "driver.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=REPO, stderr=err,
+                                stdout=subprocess.DEVNULL, text=True)
+    # wait (on the study itself, not on log lines) until trial 0 finished and trial 1 has
+    # reported at least two evals, i.e. is mid-training
+    deadline = time.time() + 300
+    while True:
+        if time.time() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail(f"trial 1 never got mid-training: {log.read_text()[-2000:]}")
+        try:
+            trials = _load(tmp_path).get_trials(deepcopy=False)
+        except Exception:  # the study does not exist yet, or the database is busy
+            trials = []
+        if (len(trials) == 2 and trials[0].state == TrialState.COMPLETE
+                and trials[1].state == TrialState.RUNNING and len(trials[1].intermediate_values) >= 2):
             break
-    else:
-        proc.kill()
-        pytest.fail(f"trial 1 never started: {seen[-2000:]}")
+        time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     st = _load(tmp_path)

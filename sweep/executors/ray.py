@@ -49,6 +49,9 @@ INSTALL_HINT = "pip install 'ray>=2.40' (or `pip install -e .`), or use executor
 
 def import_ray() -> Any:
     """Ray, imported lazily (it is heavy and only the ray executor needs it)."""
+    # Ray's log de-duplication treats lines that differ only in numbers as repeats, so
+    # "[trial 1] step 4/120" would be folded into trial 0's lines; a user who wants it sets it.
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     try:
         import ray
     except ImportError:
