@@ -165,7 +165,8 @@ def finish(cfg: SweepConfig, space: SearchSpace, st: optuna.Study) -> None:
     from sweep import behaviour, export, report, tracking
 
     if cfg.eval.behaviour and results.best_trial(st) is not None:
-        behaviour.evaluate_after_sweep(cfg, space, st)
+        subjects = behaviour.evaluate_after_sweep(cfg, space, st)
+        tracking.log_behaviour(cfg, st, subjects)
     tracking.finish_study(cfg, space, st)
     report.write_report(cfg, st)
     if results.best_trial(st) is not None:

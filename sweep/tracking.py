@@ -4,8 +4,9 @@
 - `wandb`: one W&B run per trial, grouped by study name (`group`), `job_type="trial"`, named
   `trial-N`. Its config holds every sampled and derived setting, its history the eval losses
   the pruner saw, its summary how the trial ended. After the sweep one `job_type="summary"`
-  run per study logs a table of all trials, so W&B's parallel-coordinates panel shows settings
-  against eval loss with no hand work. Offline unless an API key is configured
+  run per study logs a table of all trials (with the behaviour metrics of the evaluated ones),
+  so W&B's parallel-coordinates panel shows settings against eval loss with no hand work, and
+  each behaviour-evaluated model gets a `job_type="behaviour"` run (metrics + generations). Offline unless an API key is configured
   (`tracker.mode=auto`); runs land in `<study folder>/wandb` unless `WANDB_DIR` is set.
 - `recording`: appends every call as one JSON line to `$SWEEP_RECORD_TRACKER` (default
   `<study folder>/tracker.jsonl`): what tests and debugging read.
@@ -460,12 +461,19 @@ TABLE_ATTRS = ("lora_alpha_value", "alpha_over_r", "micro_batch_size", "gradient
 
 
 def study_table(study: Any) -> tuple[list[str], list[list[Any]]]:
-    """All trials as (columns, rows): settings against eval loss, plus how each ended."""
+    """All trials as (columns, rows): settings against eval loss, plus how each ended.
+
+    Trials whose adapters were evaluated after the sweep carry `behaviour_*` columns (stop
+    rate, accuracy, hallucination and privacy rates), so parallel coordinates show them too.
+    """
     from optuna.trial import TrialState
+
+    from sweep.behaviour import ATTR_PREFIX, METRICS
 
     trials = study.get_trials(deepcopy=False)
     params = sorted({k for t in trials for k in t.params})
-    attrs = [a for a in TABLE_ATTRS if any(a in t.user_attrs for t in trials)]
+    attrs = [a for a in (*TABLE_ATTRS, *(ATTR_PREFIX + m for m in METRICS))
+             if any(a in t.user_attrs for t in trials)]
     columns = ["trial", "state", "eval_loss", *params, *attrs, "last_step", "last_eval_loss", "reason"]
     rows = []
     for t in trials:
@@ -513,6 +521,55 @@ def finish_study(cfg: SweepConfig, space: Any, study: Any) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - the sweep's results are in the study already
         print(f"warning: tracker summary not written ({type(exc).__name__}: {exc})", file=sys.stderr)
+
+
+def log_behaviour(cfg: SweepConfig, study: Any, subjects: Any) -> None:
+    """After the behaviour eval, in the driver: one `job_type="behaviour"` run per evaluated model.
+
+    A trial's finished W&B run cannot be reopened offline (W&B cannot resume offline runs), so
+    each evaluated adapter gets its own run `trial-N-behaviour` in the study's group: its
+    config is the trial's settings (so it sits in the same parallel-coordinates panel), its
+    summary the behaviour metrics, and a table holds every generation with its verdict. The
+    base model and base+RAG get `base-behaviour` and `base+rag-behaviour`. The same numbers are
+    `behaviour_*` columns of the summary run's trials table.
+    """
+    name = cfg.tracker.name
+    if name == "none" or (name == "wandb" and resolve_mode(cfg.tracker) == "disabled"):
+        return
+    from sweep.behaviour import judge
+
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+    try:
+        wandb = import_wandb() if name == "wandb" else None
+        for s in subjects:
+            run_name = f"trial-{s.trial}-behaviour" if s.trial is not None else f"{s.name}-behaviour"
+            trial = by_number.get(s.trial) if s.trial is not None else None
+            config = scrub({"study_name": cfg.study_name, "model": cfg.model.name, "subject": s.name,
+                            "kind": s.kind, "trial": s.trial, "chat_template": s.chat_template,
+                            **({k: _scalar(v) for k, v in trial.params.items()} if trial else {})})
+            summary = {"eval_loss": s.eval_loss, **{k: _scalar(v) for k, v in s.metrics.items()}}
+            columns = ["question", "reference", "answerable", "answer", "stopped", "runon", "correct",
+                       "token_f1", "idk", "privacy", "hallucinated"]
+            rows = []
+            for g in s.generations:
+                v = judge(g)
+                rows.append([g.example.question, g.example.reference, g.example.answerable, g.text,
+                             v.stopped, v.runon, v.correct, round(v.f1, 4), v.idk, v.privacy, v.hallucinated])
+            if name == "recording":
+                _append(record_path(cfg), {"event": "behaviour", "name": run_name, "group": cfg.study_name,
+                                           "job_type": "behaviour", "config": config, "summary": summary,
+                                           "columns": columns, "rows": rows})
+                continue
+            run = init_wandb_run(cfg, wandb, job_type="behaviour", name=run_name, config=config)
+            try:
+                run.log({"generations": wandb.Table(columns=columns, data=rows, allow_mixed_types=True)})
+                run.summary.update(summary)
+            finally:
+                run.finish()
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the numbers are in behaviour.csv and the study already
+        print(f"warning: behaviour runs not logged to the tracker ({type(exc).__name__}: {exc})", file=sys.stderr)
 
 
 def summary_lines(cfg: SweepConfig) -> list[str]:

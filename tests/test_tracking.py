@@ -319,3 +319,28 @@ def test_finish_study_without_tracker_does_nothing(tmp_path):
     tracking.finish_study(cfg, None, study)
     assert tracking.summary_lines(cfg) == []
     assert not any(tmp_path.iterdir())
+
+
+def test_behaviour_metrics_reach_the_tracker(tmp_path, monkeypatch):
+    record = tmp_path / "record.jsonl"
+    monkeypatch.setenv(tracking.RECORD_ENV, str(record))
+    cfg = load_config(overrides(tmp_path, "tracker=recording", "eval.behaviour=true", "eval.max_examples=4",
+                                "eval.max_new_tokens=8"))
+    study = run_sweep(cfg).study
+    events = read_jsonl(record)
+    runs = {e["name"]: e for e in events if e["event"] == "behaviour"}
+    assert sorted(runs) == ["base+rag-behaviour", "base-behaviour", "trial-0-behaviour"]
+    trial_run = runs["trial-0-behaviour"]
+    assert trial_run["job_type"] == "behaviour" and trial_run["group"] == "track"
+    # the trial's settings, so it sits in the same parallel-coordinates panel
+    assert trial_run["config"]["learning_rate"] == pytest.approx(study.trials[0].params["learning_rate"])
+    attrs = study.trials[0].user_attrs
+    for metric in ("stop_rate", "accuracy", "hallucination_rate", "privacy_rate"):
+        assert trial_run["summary"][metric] == pytest.approx(attrs[f"behaviour_{metric}"], nan_ok=True)
+    assert len(trial_run["rows"]) == 4 and "hallucinated" in trial_run["columns"]
+    assert runs["base-behaviour"]["config"]["trial"] is None
+    # and the summary run's table carries the same numbers as columns
+    (table,) = [e for e in events if e["event"] == "study"]
+    rows = [dict(zip(table["columns"], r, strict=True)) for r in table["rows"]]
+    assert rows[0]["behaviour_stop_rate"] == pytest.approx(attrs["behaviour_stop_rate"])
+    assert rows[1]["behaviour_stop_rate"] is None  # the pruned trial was not evaluated
