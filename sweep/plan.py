@@ -17,8 +17,9 @@ Budget rules (each one explained in docs/ROADMAP.md, "Budget"):
   the held-out questions ask about every fact);
 - n_trials = Optuna's random start-up trials + 4 per searched dimension, halved (never below
   12) when a trial is capped at `MAX_TRIAL_STEPS`;
-- eval every ~1/10 of a trial; median pruning starts at 20% of it (Oliver & Wang 2024: 4 of
-  the top-5 configurations at 20% of training were still top-5 at the end);
+- eval every ~1/10 of a trial; no pruning before 20% of it (`pruner.n_warmup_steps`, any
+  pruner; Oliver & Wang 2024: 4 of the top-5 configurations at 20% of training were still
+  top-5 at the end);
 - 16-bit LoRA when the base model fits with headroom, else QLoRA (`model.load_in_4bit=true`),
   else a `ConfigError` naming a smaller preset.
 """

@@ -9,6 +9,7 @@ reports eval losses, asks the pruner and records attributes.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import socket
@@ -44,15 +45,71 @@ def make_sampler(cfg: SweepConfig, space: SearchSpace, seed: int | None = None) 
         return optuna.samplers.RandomSampler(seed=seed)
     if s.name == "grid":
         return optuna.samplers.GridSampler(space.grid(), seed=seed)
-    return optuna.samplers.TPESampler(n_startup_trials=s.n_startup_trials, multivariate=s.multivariate,
-                                      constant_liar=s.constant_liar, seed=seed)
+    return OomAwareTPESampler(n_startup_trials=s.n_startup_trials, multivariate=s.multivariate,
+                              constant_liar=s.constant_liar, seed=seed)
+
+
+OOM = "oom"
+
+
+def _oom_as_worst(trial: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
+    seen = copy.copy(trial)
+    seen.state = TrialState.PRUNED
+    seen.intermediate_values = {}  # TPE ranks a pruned trial with no report below every other
+    return seen
+
+
+class _OomView:
+    """The study as TPE should see it: a trial that FAILed with reason "oom" is a PRUNED trial
+    with no eval report, i.e. the worst observed outcome. Everything else is the study itself."""
+
+    def __init__(self, study: optuna.Study):
+        self._study = study
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    def _get_trials(self, deepcopy: bool = True, states: Any = None, use_cache: bool = False) -> list[Any]:
+        trials = self._study._get_trials(deepcopy=deepcopy, states=None, use_cache=use_cache)
+        out = []
+        for t in trials:
+            if t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") == OOM and t.params:
+                t = _oom_as_worst(t)
+            if states is None or t.state in states:
+                out.append(t)
+        return out
+
+    def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[Any]:
+        return self._get_trials(deepcopy=deepcopy, states=states)
+
+
+class OomAwareTPESampler(optuna.samplers.TPESampler):
+    """Optuna's TPE, except that a trial that ran out of memory even at micro batch 1 counts.
+
+    TPE models COMPLETE and PRUNED trials only; a FAIL is invisible to it, so a configuration
+    too big for the GPU would be proposed again and again. Here an "oom" FAIL stays FAIL in the
+    study (and in every output) but TPE sees it as its worst trial, so it samples less of that
+    region. Start-up (random) trials are unaffected; other failures stay invisible to TPE.
+    """
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: Any) -> dict[str, Any]:
+        return super().infer_relative_search_space(_OomView(study), trial)  # type: ignore[arg-type]
+
+    def sample_relative(self, study: optuna.Study, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
+        return super().sample_relative(_OomView(study), trial, search_space)  # type: ignore[arg-type]
+
+    def sample_independent(self, study: optuna.Study, trial: Any, param_name: str, param_distribution: Any) -> Any:
+        return super().sample_independent(_OomView(study), trial, param_name,  # type: ignore[arg-type]
+                                          param_distribution)
 
 
 def make_pruner(cfg: SweepConfig, max_steps: int | None = None) -> optuna.pruners.BasePruner:
     """The pruner named in conf; used by every executor (Ray workers build the same one)."""
     p = cfg.pruner
-    # conf counts min_resource in eval reports; Optuna counts the reported step (optimizer steps)
-    first_rung = p.min_resource * cfg.train.eval_every
+    # conf counts min_resource in eval reports; Optuna counts the reported step (optimizer steps).
+    # n_warmup_steps means "no pruning before this step" for every pruner: for the rung-based
+    # ones it moves the first rung (so `python -m sweep.plan`'s warm-up holds whatever the pruner).
+    first_rung = max(p.min_resource * cfg.train.eval_every, p.n_warmup_steps, 1)
     try:
         if p.name == "median":
             return optuna.pruners.MedianPruner(n_startup_trials=p.n_startup_trials,

@@ -11,9 +11,11 @@ the sweep.
 from __future__ import annotations
 
 import csv
+import math
 import os
 from pathlib import Path
 
+import optuna
 import pytest
 import yaml
 from optuna.trial import TrialState
@@ -129,3 +131,38 @@ def test_fault_hook_is_off_when_unset_and_zero_means_every_micro_batch(monkeypat
     assert trainer.fault_oom_above == 0
     with pytest.raises(torch.OutOfMemoryError):
         trainer._accumulate(trainer.train_data)
+
+
+def _oom_proposals(sampler_cls, seed: int, n: int = 40, startup: int = 5) -> int:
+    """Trials after start-up that asked for a configuration that runs out of memory.
+
+    r x batch >= 512 runs out of memory even at micro batch 1 (FAIL "oom"); among the others
+    a larger rank is a little better, so a sampler that ignores the failures drifts into them.
+    """
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    st = optuna.create_study(sampler=sampler_cls(n_startup_trials=startup, multivariate=True, seed=seed))
+    ooms = 0
+    for i in range(n):
+        t = st.ask()
+        r = t.suggest_categorical("lora_r", [8, 16, 32, 64])
+        b = t.suggest_categorical("effective_batch_size", [4, 8, 16])
+        lr = t.suggest_float("learning_rate", 1e-5, 1e-2, log=True)
+        if r * b >= 512:
+            t.set_user_attr("fail_reason", "oom")
+            st.tell(t, state=TrialState.FAIL)
+            ooms += i >= startup
+        else:
+            st.tell(t, (math.log10(lr) + 3) ** 2 + 0.5 / r)
+    assert all(t.state != TrialState.PRUNED for t in st.trials)  # the study records FAIL as FAIL
+    return ooms
+
+
+def test_the_sampler_learns_of_oom_failures(tmp_path):
+    from sweep.study import OomAwareTPESampler, make_sampler
+
+    cfg = load_config([f"output_dir={tmp_path}"])
+    assert isinstance(make_sampler(cfg, None), OomAwareTPESampler)  # the default sampler is this one
+    plain = [_oom_proposals(optuna.samplers.TPESampler, s) for s in range(3)]
+    aware = [_oom_proposals(OomAwareTPESampler, s) for s in range(3)]
+    # measured: plain TPE 16-20 of 35, OOM-aware 6-9 (Optuna 5.0, seeds 0-2)
+    assert max(aware) < min(plain) and sum(aware) * 2 < sum(plain), (plain, aware)

@@ -51,6 +51,11 @@ def test_every_use_case_prints_a_command_that_composes(capsys, tmp_path, use_cas
     assert getattr(space.from_values({}), key) == value
     assert {p.name for p in space.params} == set(plan.space_dimensions(use_case))
     assert 1 <= cfg.train.eval_every <= cfg.pruner.n_warmup_steps
+    # the warm-up holds for the configured (default) pruner: its first rung is not before it
+    from sweep.study import make_pruner
+
+    pruner = make_pruner(cfg)
+    assert pruner._min_resource >= cfg.pruner.n_warmup_steps, (cfg.pruner.name, pruner._min_resource)
 
 
 @pytest.mark.parametrize(("args", "expect"), [
