@@ -304,14 +304,18 @@ def turn_markers(template: templates.ChatTemplate) -> tuple[str, ...]:
     return tuple(sorted(found - set(template.end_of_turn)))
 
 
-def stop_tokens(tokenizer: Any, template: templates.ChatTemplate) -> tuple[list[int], list[str]]:
-    """(stop ids, stop strings): the template's end-of-turn strings plus the eos token.
+def stop_tokens(tokenizer: Any, template: templates.ChatTemplate,
+                generation_config: Any = None) -> tuple[list[int], list[str]]:
+    """(stop ids, stop strings): the template's end-of-turn strings, the eos token and every id
+    in the model's `generation_config.eos_token_id` (e.g. Llama 3's <|eot_id|>, <|eom_id|> and
+    <|end_of_text|>).
 
     Single-token strings become ids for `generate(eos_token_id=...)`; an end-of-turn string the
     tokenizer splits into several tokens is kept as a stop string.
     """
     strings = [s for s in (*template.end_of_turn, tokenizer.eos_token) if s]
-    ids: list[int] = []
+    eos = getattr(generation_config, "eos_token_id", None)
+    ids: list[int] = [int(i) for i in (eos if isinstance(eos, (list, tuple)) else [eos]) if i is not None]
     multi: list[str] = []
     for s in dict.fromkeys(strings):
         enc = tokenizer(s, add_special_tokens=False)["input_ids"]
@@ -335,7 +339,7 @@ def generate(model: Any, tokenizer: Any, template: templates.ChatTemplate, promp
     """Greedy answers in left-padded batches: (raw text before the stop, stopped, new tokens)."""
     import torch
 
-    stop_ids, stop_strings = stop_tokens(tokenizer, template)
+    stop_ids, stop_strings = stop_tokens(tokenizer, template, getattr(model, "generation_config", None))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
     device = next(model.parameters()).device
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)

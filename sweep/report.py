@@ -41,7 +41,16 @@ REPORT_NAME = "report.html"
 TABLE_ATTRS = (("alpha_over_r", "alpha/r"), ("micro_batch_size", "micro batch"),
                ("gradient_accumulation_steps", "accum."), ("chat_template", "template"),
                ("best_eval_loss", "best eval"), ("steps", "steps"), ("tokens_per_s", "tokens/s"),
-               ("peak_memory_mb", "peak MB"), ("wall_time_s", "wall s"), ("backend", "backend"))
+               ("peak_memory_mb", "peak MB"), ("wall_time_s", "wall s"), ("backend", "backend"),
+               ("behaviour_stop_rate", "stop rate"), ("behaviour_accuracy", "accuracy"),
+               ("behaviour_hallucination_rate", "halluc. rate"), ("behaviour_privacy_rate", "privacy rate"))
+# The behaviour eval's table (study attr "behaviour", one entry per evaluated model).
+BEHAVIOUR_COLUMNS = (("kind", "kind"), ("trial", "trial"), ("chat_template", "template"),
+                     ("eval_loss", "eval loss"), ("stop_rate", "stop rate"), ("runon_rate", "run-ons"),
+                     ("accuracy", "accuracy"), ("token_f1", "token F1"),
+                     ("hallucination_rate", "hallucination rate"), ("privacy_rate", "privacy rate"),
+                     ("unanswerable_idk_rate", "\"I don't know\" when unanswerable"),
+                     ("retrieval_hit_rate", "retrieval hit rate"))
 
 
 @dataclass
@@ -242,6 +251,16 @@ def best_table(study: optuna.Study, top: int = TOP_TRIALS) -> str:
     return _table(head, rows)
 
 
+def behaviour_table(study: optuna.Study) -> str | None:
+    """What users see of the evaluated models (best adapters, base, base+RAG); None: not run."""
+    summary = study.user_attrs.get("behaviour")
+    if not isinstance(summary, dict) or not summary:
+        return None
+    cols = [(k, label) for k, label in BEHAVIOUR_COLUMNS if any(k in row for row in summary.values())]
+    rows = [[name, *[row.get(k) for k, _ in cols]] for name, row in summary.items()]
+    return _table(["model", *[label for _, label in cols]], rows)
+
+
 def ended_early_table(study: optuna.Study) -> str:
     """Pruned and failed trials: where they stopped and why."""
     rows = []
@@ -316,6 +335,12 @@ def render(study: optuna.Study, cfg: SweepConfig) -> str:
     if reasons:
         head.append(_table(["fail reason", "trials"], sorted(reasons.items())))
     head += [f"<h2>Best trials (top {TOP_TRIALS})</h2>", best_table(study)]
+    behaviour = behaviour_table(study)
+    if behaviour is not None:
+        head += ["<h2>Behaviour on held-out questions</h2>",
+                 "<p class=note>Greedy answers of the best adapters, the base model and the base model "
+                 "with retrieved passages: stop rate = ended with an end-of-turn token; rates are shares "
+                 "of the questions (behaviour.csv, behaviour_generations.jsonl).</p>", behaviour]
     tail = ["<h2>Pruned and failed trials</h2>", ended_early_table(study),
             "<h2>Inspect further</h2>",
             "<ul>" + "".join(f"<li><code>{html.escape(line)}</code></li>" for line in inspect_lines(cfg))

@@ -169,6 +169,13 @@ def test_generation_stops_on_the_trained_templates_end_of_turn():
     stop_ids, _ = behaviour.stop_tokens(tok, chatml)
     assert tok.convert_tokens_to_ids("<|im_end|>") in stop_ids
     assert tok.eos_token_id in stop_ids
+    # every end id of the model's generation config stops too (Llama 3 lists three)
+    from types import SimpleNamespace
+
+    extra = tok.convert_tokens_to_ids("<|end|>")
+    assert extra not in stop_ids
+    with_cfg, _ = behaviour.stop_tokens(tok, chatml, SimpleNamespace(eos_token_id=[tok.eos_token_id, extra]))
+    assert set(with_cfg) == set(stop_ids) | {extra}
     script = [
         _ids(tok, "Ollendrine Sea.<|im_end|><|im_start|>user"),
         _ids(tok, "It is 418.<|im_start|>user\nAnd the lake? It is Lake Ymberline for sure and"),
@@ -307,3 +314,10 @@ def test_templates_space_gives_one_row_per_template(tmp_path, capsys):
     assert "| chatml |" in md and "| alpaca |" in md
     lines = (cfg.study_dir / "behaviour_generations.jsonl").read_text().splitlines()
     assert len(lines) == 12 and {"answer", "raw", "stopped", "hallucinated"} <= set(json.loads(lines[0]))
+    # and the report shows them: a behaviour table per evaluated model, columns in the best trials
+    page = (cfg.study_dir / "report.html").read_text()
+    section = page.split("<h2>Behaviour on held-out questions</h2>")[1].split("<h2>")[0]
+    assert section.count("<tr>") == 3  # header + the two templates' adapters
+    assert "hallucination rate" in section and "stop rate" in section and "chatml" in section
+    best = page.split("<h2>Best trials")[1].split("<h2>")[0]
+    assert "stop rate" in best and "halluc. rate" in best
