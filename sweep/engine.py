@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -50,6 +51,13 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> None:
                                   "a cluster address needs executor=ray (or auto)"))
     if cfg.sampler.name == "grid":
         space.grid()  # raises for continuous dimensions
+    if cfg.model.load_in_4bit and not (executor == "ray" and (cfg.executor.address or os.environ.get("RAY_ADDRESS"))):
+        _check_qlora_here()  # a joined cluster's workers may have what this machine lacks
+    if cfg.data.format not in ("chat", "preference") and any(p.name == "chat_template" for p in space.params):
+        raise ConfigError(Problem("search_space", cfg.search_space,
+                                  f"it searches chat_template, but data.format={cfg.data.format} rows are not "
+                                  "rendered with a chat template (every trial would be the same); use chat "
+                                  "data (e.g. data=sample_chat) or drop chat_template from the space"))
     study.make_pruner(cfg)  # bad pruner arguments -> ConfigError
     study.check_storage(cfg)
     if any(o in ("adamw_8bit", "paged_adamw_8bit") for o in _possible(space, "optimizer")):
@@ -66,6 +74,20 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> None:
 
         behaviour.check_inputs(cfg)
     _check_disk(cfg)
+
+
+def _check_qlora_here() -> None:
+    """4-bit (QLoRA) loading needs bitsandbytes and a CUDA GPU on the machine that trains."""
+    import importlib.util
+
+    import torch
+
+    missing = [what for what, ok in (("bitsandbytes", importlib.util.find_spec("bitsandbytes") is not None),
+                                     ("a CUDA GPU", torch.cuda.is_available())) if not ok]
+    if missing:
+        raise ConfigError(Problem("model.load_in_4bit", True, f"QLoRA needs {' and '.join(missing)} here; "
+                                  "set model.load_in_4bit=false (16-bit LoRA) or run on a GPU machine "
+                                  "with bitsandbytes installed"))
 
 
 def _possible(space: SearchSpace, name: str) -> set[Any]:

@@ -153,16 +153,42 @@ def _check_hub(model: ModelConfig) -> str:
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ConfigError(Problem("model", model.name, f"{model.hub_id} is not in the local HF cache and "
                                   f"HF_HUB_OFFLINE=1; {fix}"))
+    unreachable = _hub_unreachable()
+    if unreachable:  # fail in seconds, not after huggingface_hub's retries
+        raise ConfigError(Problem("model", model.name, f"{model.hub_id} is not in the local HF cache and "
+                                  f"the hub is unreachable ({unreachable}); {fix}"))
+    import logging
+
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)  # no "Retrying in 1s" lines before our one line
     try:
         from huggingface_hub import hf_hub_download
 
-        os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
-        os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
         hf_hub_download(model.hub_id, "config.json", revision=model.revision)
     except Exception as exc:  # network, auth (gated repo), missing repo
         raise ConfigError(Problem("model", model.name, f"{model.hub_id} is neither cached nor "
                                   f"downloadable ({type(exc).__name__}); {fix}")) from None
+    finally:
+        hub_log.setLevel(level)
     return model.hub_id
+
+
+def _hub_unreachable(timeout_s: float = 3.0) -> str | None:
+    """Why the hub's host cannot be reached by TCP, or None (also None behind an HTTP proxy,
+    where only the proxy can tell)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme != "http" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        return f"{host}:{port}: {exc.strerror or type(exc).__name__}"
+    return None
 
 
 def count_parameters(model) -> tuple[int, int]:

@@ -78,6 +78,26 @@ def test_real_preset_not_cached_fails_with_one_line(monkeypatch, tmp_path):
     assert "meta-llama/Llama-3.2-1B-Instruct" in msg and "model.path" in msg and "\n" not in msg
 
 
+def test_unreachable_hub_fails_at_once_without_retries(monkeypatch, tmp_path, capfd):
+    import socket
+
+    import huggingface_hub.constants as c
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with socket.socket() as s:  # a loopback port nobody listens on: no network is touched
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    with pytest.raises(ConfigError) as err:
+        models.resolve(load_config(["model=qwen"]).model)
+    msg = err.value.message()
+    assert "hub is unreachable" in msg and f"127.0.0.1:{port}" in msg and "model=tiny_qwen" in msg
+    assert "Retrying" not in capfd.readouterr().err
+
+
 def test_real_presets_name_targets_and_templates():
     for name, template in (("llama", "llama3"), ("qwen", "qwen_25"), ("mistral", "mistral_v2v3")):
         m = load_config([f"model={name}"]).model
