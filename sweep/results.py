@@ -146,9 +146,19 @@ def adapter_marker(trial: FrozenTrial) -> str:
     return f"{trial.number} {trial.datetime_start.isoformat() if trial.datetime_start else ''}"
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    """Hard-link a finished adapter file (never written again) where the filesystem allows."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def keep_adapters(cfg: SweepConfig, study: optuna.Study) -> None:
     """Keep the top-K trial adapters, publish the best as best_adapter/, delete other adapters.
 
+    best_adapter/ hard-links the best trial's files, so the default (K=1) keeps one adapter's
+    bytes on disk.
     A failed trial's folder keeps its error.log; only `adapter/` folders are removed.
     """
     trials = study.get_trials(deepcopy=False)  # one snapshot for ranking and for "running"
@@ -167,7 +177,7 @@ def keep_adapters(cfg: SweepConfig, study: optuna.Study) -> None:
         elif not marker.is_file() or marker.read_text().strip() != adapter_marker(top[0]):
             tmp = cfg.study_dir / f".best_adapter.{os.getpid()}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(src, tmp)
+            shutil.copytree(src, tmp, copy_function=_link_or_copy)  # one copy on disk, not two
             (tmp / "TRIAL").write_text(adapter_marker(top[0]) + "\n")
             shutil.rmtree(dst, ignore_errors=True)
             os.replace(tmp, dst)

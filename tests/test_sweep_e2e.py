@@ -38,6 +38,9 @@ def test_three_trial_sweep_writes_study_folder(tmp_path):
     # only the top keep_adapters=1 trial adapter is kept
     kept = [p.name for p in (d / "trials").iterdir() if (p / "adapter").exists()]
     assert kept == [str(summary.best.number)]
+    # ... and best_adapter/ shares its bytes (hard links), so the adapter is on disk once
+    weights = d / "trials" / kept[0] / "adapter" / "adapter_model.safetensors"
+    assert (d / "best_adapter" / "adapter_model.safetensors").stat().st_ino == weights.stat().st_ino
     st = optuna.load_study(study_name=cfg.study_name, storage=cfg.storage_url())
     t = st.trials[0]
     assert t.intermediate_values and max(t.intermediate_values) == 10
