@@ -130,6 +130,7 @@ class TrainConfig:
     """Runtime knobs that are not searched (the searched ones live in `TrialParams`)."""
 
     micro_batch_size: int = 8  # largest micro batch a trial starts with; halves on OOM
+    eval_batch_size: int | None = None  # examples per eval forward pass; None: the micro batch
     eval_every: int = 10  # optimizer steps between eval-loss reports (pruning points)
     gradient_checkpointing: bool = False
     num_threads: int | None = None  # torch threads in a trial; None: 1 for tiny models on CPU
@@ -323,6 +324,8 @@ def validate(cfg: SweepConfig, problems: Problems) -> None:
     if t is not None:
         if isinstance(t.micro_batch_size, int) and t.micro_batch_size < 1:
             problems.add("train.micro_batch_size", t.micro_batch_size, "must be at least 1")
+        if isinstance(t.eval_batch_size, int) and t.eval_batch_size < 1:
+            problems.add("train.eval_batch_size", t.eval_batch_size, "must be at least 1 (or null: the micro batch)")
         if isinstance(t.eval_every, int) and t.eval_every < 1:
             problems.add("train.eval_every", t.eval_every, "must be at least 1")
     d = cfg.data

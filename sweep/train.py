@@ -132,6 +132,7 @@ class TrainSpec:
     objective: str = "sft"
     orpo_lambda: float = 0.1
     divergence_factor: float = 3.0
+    eval_batch_size: int | None = None  # None: the micro batch
 
 
 class Trainer:
@@ -145,6 +146,14 @@ class Trainer:
         self.reporter = reporter
         self.device = device
         self.micro = spec.micro_batch_size
+        self.eval_batch = spec.eval_batch_size or spec.micro_batch_size  # halves on OOM in eval
+        # running totals, so a pruned or failed trial still records what it ran
+        self.step = 0
+        self.steps_done = 0
+        self.train_tokens = 0
+        self.train_time_s = 0.0
+        self.eval_time_s = 0.0
+        self.fallbacks: list[dict[str, Any]] = []
         # Test hook: unset (or empty) = off; N = every micro batch above N "runs out of memory"
         # (so 0 makes even micro batch 1 fail).
         raw = os.environ.get(FAULT_OOM_ENV, "").strip()
@@ -188,12 +197,11 @@ class Trainer:
         order = self._order()
         evals: list[tuple[int, float]] = []
         losses: list[tuple[int, float]] = []
-        fallbacks: list[dict[str, int]] = []
-        tokens = 0
-        train_time = eval_time = 0.0
+        fallbacks = self.fallbacks
         first_loss: float | None = None
         self.model.train()
         for step in range(1, s.total_steps + 1):
+            self.step = step
             t0 = time.perf_counter()
             batch = [self.train_data[i] for i in order[(step - 1) * s.effective_batch_size: step * s.effective_batch_size]]
             while True:
@@ -216,8 +224,9 @@ class Trainer:
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            train_time += time.perf_counter() - t0
-            tokens += n_tok
+            self.train_time_s += time.perf_counter() - t0
+            self.train_tokens += n_tok
+            self.steps_done = step
             if self.fault_nan_at and step >= self.fault_nan_at:
                 loss = float("nan")
             losses.append((step, loss))
@@ -231,7 +240,7 @@ class Trainer:
             if step % s.eval_every == 0 or step == s.total_steps:
                 t1 = time.perf_counter()
                 value = self.evaluate()
-                eval_time += time.perf_counter() - t1
+                self.eval_time_s += time.perf_counter() - t1
                 evals.append((step, value))
                 if not math.isfinite(value):
                     raise TrialDiverged(f"eval loss is {value} at step {step}")
@@ -242,8 +251,8 @@ class Trainer:
                     raise TrialPruned(f"pruned at step {step} (eval loss {value:.4f})")
         return TrainResult(
             final_eval_loss=evals[-1][1], best_eval_loss=min(v for _, v in evals), steps=s.total_steps,
-            eval_history=evals, train_loss_history=losses, train_tokens=tokens,
-            train_time_s=train_time, eval_time_s=eval_time, micro_batch_size=self.micro,
+            eval_history=evals, train_loss_history=losses, train_tokens=self.train_tokens,
+            train_time_s=self.train_time_s, eval_time_s=self.eval_time_s, micro_batch_size=self.micro,
             gradient_accumulation_steps=s.effective_batch_size // self.micro, fallbacks=fallbacks,
             peak_memory_mb=peak_memory_mb(self.device),
         )
@@ -283,19 +292,49 @@ class Trainer:
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: v.to(self.device) for k, v in batch.items()}
 
+    def stats(self) -> dict[str, Any]:
+        """What the trial ran so far: recorded on pruned and failed trials too."""
+        return {"steps": self.steps_done,
+                "tokens_per_s": round(self.train_tokens / self.train_time_s, 1) if self.train_time_s > 0 else 0.0,
+                "train_time_s": round(self.train_time_s, 3), "eval_time_s": round(self.eval_time_s, 3),
+                "peak_memory_mb": round(peak_memory_mb(self.device), 1), "oom_fallbacks": list(self.fallbacks)}
+
     @torch.no_grad()
     def evaluate(self) -> float:
-        """Mean NLL per answer token on the eval split (same for every objective)."""
+        """Mean NLL per answer token on the eval split (same for every objective).
+
+        Eval runs in chunks of `eval_batch` examples (the eval batch size, else the micro
+        batch); out of memory in a chunk halves it and repeats that chunk (sums over tokens: the
+        value does not depend on the chunking); out of memory at 1 fails the trial as "oom".
+        """
         self.model.eval()
         total, count = 0.0, 0
-        size = max(self.micro, 1)
-        for start in range(0, len(self.eval_data), size):
-            b = self._to_device(collate(self.eval_data[start: start + size], self.pad_id))
-            logits = self.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
-            nll, n = nll_sum(logits, b["labels"])
-            total += float(nll)
-            count += n
-        self.model.train()
+        start = 0
+        try:
+            while start < len(self.eval_data):
+                follow = self.spec.eval_batch_size is None  # the micro batch, also after a fallback
+                size = max(min(self.eval_batch, self.micro) if follow else self.eval_batch, 1)
+                try:
+                    if self.fault_oom_above is not None and size > self.fault_oom_above:
+                        raise torch.OutOfMemoryError(f"injected by {FAULT_OOM_ENV}={self.fault_oom_above}")
+                    b = self._to_device(collate(self.eval_data[start: start + size], self.pad_id))
+                    logits = self.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+                    nll, n = nll_sum(logits, b["labels"])
+                except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+                    if not is_oom(exc):
+                        raise
+                    free_memory()
+                    if size <= 1:
+                        raise OutOfMemoryAtMinimum(f"out of memory in eval at batch 1 (step {self.step})") from None
+                    self.fallbacks.append({"step": self.step, "phase": "eval", "from_eval_batch": size,
+                                           "to_eval_batch": size // 2})
+                    self.eval_batch = size // 2
+                    continue
+                total += float(nll)
+                count += n
+                start += size
+        finally:
+            self.model.train()
         return total / max(count, 1)
 
 

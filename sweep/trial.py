@@ -89,10 +89,14 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
         max_grad_norm=params.max_grad_norm, effective_batch_size=params.effective_batch_size,
         micro_batch_size=micro, total_steps=steps, eval_every=cfg.train.eval_every, seed=cfg.seed,
         objective=cfg.objective, orpo_lambda=params.orpo_lambda,
-        divergence_factor=cfg.train.divergence_factor)
+        divergence_factor=cfg.train.divergence_factor, eval_batch_size=cfg.train.eval_batch_size)
     trainer = Trainer(model, train_ds, eval_ds, spec, tokenizer.pad_token_id, reporter, device)
     try:
         result = trainer.fit()
+    except Exception as exc:
+        # what it ran until it was pruned or failed: the executor records it on the trial
+        exc.trial_stats = {**trainer.stats(), "wall_time_s": round(time.perf_counter() - started, 3)}  # type: ignore[attr-defined]
+        raise
     finally:
         # the micro batch actually used, also when the trial is pruned or fails
         reporter.set_attrs({"micro_batch_size": trainer.micro,

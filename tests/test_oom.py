@@ -112,6 +112,24 @@ def test_oom_at_micro_batch_1_fails_the_trial_not_the_sweep(executor, tmp_path, 
         rows = list(csv.DictReader(f))
     assert [r["state"] for r in rows] == ["FAIL", "FAIL"]
     assert all(r["micro_batch_size"] == "1" and r["gradient_accumulation_steps"] == "8" for r in rows)
+    # what it ran is recorded even though it failed: no step finished, memory was measured
+    a = trials[0].user_attrs
+    assert a["steps"] == 0 and a["peak_memory_mb"] > 0 and a["wall_time_s"] > 0
+    assert [f["to_micro_batch"] for f in a["oom_fallbacks"]] == [2, 1]
+
+
+def test_oom_in_eval_halves_the_eval_batch_and_keeps_the_curve(reference, tmp_path, monkeypatch):
+    monkeypatch.setenv(FAULT_OOM_ENV, "2")  # training at micro batch 2 fits; eval at 8 does not
+    summary = engine.run(sweep_config(tmp_path, "evaloom", "inline", "train.micro_batch_size=2",
+                                      "train.eval_batch_size=8"))
+    (trial,) = summary.study.trials
+    a, ref = trial.user_attrs, reference.user_attrs
+    assert trial.state == TrialState.COMPLETE, a
+    assert a["oom_fallbacks"] == [{"step": 2, "phase": "eval", "from_eval_batch": 8, "to_eval_batch": 4},
+                                  {"step": 2, "phase": "eval", "from_eval_batch": 4, "to_eval_batch": 2}]
+    assert a["micro_batch_size"] == 2 and a["steps"] == 6
+    for (s1, got), (s2, want) in zip(a["eval_history"], ref["eval_history"], strict=True):
+        assert s1 == s2 and got == pytest.approx(want, rel=1e-4)
 
 
 def test_fault_hook_is_off_when_unset_and_zero_means_every_micro_batch(monkeypatch):

@@ -211,6 +211,10 @@ def test_recording_sweep_logs_every_trial_incl_a_pruned_one(tmp_path, monkeypatc
     pruned = by_trial[1][-1]["summary"]
     assert pruned["final_eval_loss"] is None and pruned["reason"].startswith("pruned at step 2")
     assert pruned["last_step"] == 2
+    # a pruned trial records what it ran, in the study and in its run's summary
+    ran = study.trials[1].user_attrs
+    assert ran["steps"] == 2 and ran["tokens_per_s"] > 0 and ran["peak_memory_mb"] > 0 and ran["wall_time_s"] > 0
+    assert pruned["tokens_per_s"] == ran["tokens_per_s"]
 
     (table,) = [e for e in events if e["event"] == "study"]
     assert table["job_type"] == "summary" and table["study_name"] == "track"

@@ -96,6 +96,11 @@ def claim(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]] | None:
         return ask(ctx)
 
 
+def _ran(exc: BaseException) -> dict[str, Any]:
+    """Steps, tokens/s, peak memory and wall time of a trial that ended early (if it trained)."""
+    return dict(getattr(exc, "trial_stats", None) or {})
+
+
 def execute(cfg: SweepConfig, space: SearchSpace, trial_id: int, params: dict[str, Any],
             workdir: Path | None, *, study: optuna.Study | None = None, memory_cap: int | None = None,
             on_progress: Callable[[int, dict], None] | None = None) -> Outcome:
@@ -117,18 +122,18 @@ def execute(cfg: SweepConfig, space: SearchSpace, trial_id: int, params: dict[st
         value = result.pop("value")
         outcome = Outcome("COMPLETE", value, result)
     except TrialPruned as exc:
-        outcome = Outcome("PRUNED", None, {}, str(exc))
+        outcome = Outcome("PRUNED", None, _ran(exc), str(exc))
     except OutOfMemoryAtMinimum as exc:
-        outcome = Outcome("FAIL", None, {"fail_detail": str(exc)}, "oom")
+        outcome = Outcome("FAIL", None, {**_ran(exc), "fail_detail": str(exc)}, "oom")
     except TrialDiverged as exc:
-        outcome = Outcome("FAIL", None, {"fail_detail": str(exc)}, "diverged")
+        outcome = Outcome("FAIL", None, {**_ran(exc), "fail_detail": str(exc)}, "diverged")
     except ConfigError as exc:
         outcome = Outcome("FAIL", None, {}, f"config: {exc.message()}")
     except Exception as exc:  # noqa: BLE001 - one trial's failure never takes the sweep down
         if workdir is not None:
             workdir.mkdir(parents=True, exist_ok=True)
             (workdir / "error.log").write_text(traceback.format_exc())
-        outcome = Outcome("FAIL", None, {}, f"{type(exc).__name__}: {str(exc)[:300]}")
+        outcome = Outcome("FAIL", None, _ran(exc), f"{type(exc).__name__}: {str(exc)[:300]}")
     if run is not None:
         try:
             run.finish(outcome.state, {"value": outcome.value, "reason": outcome.reason, **outcome.attrs})
