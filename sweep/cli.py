@@ -54,9 +54,13 @@ def _sweep(args: list[str]) -> int:
     from sweep.config import compose, from_dict
 
     if args and args[0] in ("-h", "--help"):
-        print(__doc__ or "", "usage: python -m sweep [key=value ...] [--cfg]\n"
-              "  e.g. python -m sweep model=tiny_qwen search_space=quick n_trials=4 study_name=x")
+        print(sweep_help())
         return 0
+    if any(a in ("-m", "--multirun") for a in args):
+        from sweep.errors import Problem
+
+        raise ConfigError(Problem("--multirun", "-m", "not supported: one run is the whole sweep (n_trials "
+                                  "trials, sampled by Optuna); drop -m and put the ranges in a search space"))
     show = "--cfg" in args or "-c" in args
     overrides = [a for a in args if a not in ("--cfg", "-c", "job")]
     raw = compose(overrides)
@@ -71,6 +75,31 @@ def _sweep(args: list[str]) -> int:
 
     engine.run(cfg)
     return 0
+
+
+def sweep_help() -> str:
+    """`python -m sweep --help`: usage, the config groups with their options, the top-level keys."""
+    import yaml
+
+    from sweep.config import CONF_DIR, REPO_ROOT
+
+    lines = ["usage: python -m sweep [key=value ...] [--cfg]",
+             "  Runs a LoRA hyperparameter sweep (Hydra overrides, version_base 1.3).",
+             "  e.g. python -m sweep model=tiny_qwen search_space=quick n_trials=4 study_name=x",
+             "  --cfg prints the composed config (every key) and exits.", "", "config groups (group=option):"]
+    for group in sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir()):
+        options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+        lines.append(f"  {group:<12} {', '.join(options)}")
+    spaces = sorted(p.stem for p in (REPO_ROOT / "search_spaces").glob("*.yaml"))
+    lines.append(f"  {'search_space':<12} {', '.join(spaces)} (or a path to a YAML file)")
+    raw = yaml.safe_load((CONF_DIR / "config.yaml").read_text())
+    scalars = [k for k, v in raw.items() if k != "defaults" and not isinstance(v, dict)]
+    sections = [k for k, v in raw.items() if isinstance(v, dict)]
+    lines += ["", "top-level keys: " + ", ".join(scalars),
+              "sections (section.key=value): " + ", ".join(sections),
+              "pin a training setting: +fixed.NAME=VALUE (e.g. +fixed.max_steps=20)",
+              "", "other commands: python -m sweep.report | sweep.export | sweep.train | sweep.compare | sweep.plan"]
+    return "\n".join(lines)
 
 
 main_sweep = guarded(_sweep)

@@ -92,12 +92,13 @@ class SamplerConfig:
 
 @dataclass(frozen=True)
 class PrunerConfig:
-    name: Literal["median", "hyperband", "successive_halving", "none"] = "median"
+    # the defaults of conf/pruner/successive_halving.yaml, the default pruner (benchmarks/RESULTS.md)
+    name: Literal["median", "hyperband", "successive_halving", "none"] = "successive_halving"
     n_startup_trials: int = 3  # median: trials that must finish before any pruning
-    n_warmup_steps: int = 0  # median: steps before a trial can be pruned
+    n_warmup_steps: int = 0  # every pruner: optimizer steps before a trial can be pruned
     interval_steps: int = 1
     min_resource: int = 1  # hyperband / successive halving (in eval reports)
-    reduction_factor: int = 3
+    reduction_factor: int = 2
 
 
 @dataclass(frozen=True)

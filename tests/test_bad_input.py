@@ -109,6 +109,7 @@ CASES = [
     ("storage-not-a-url", "sweep", ["storage=notaurl"], ["storage", "sqlite:////"]),
     ("storage-missing-folder", "sweep", ["storage=sqlite:////nonexistent_dir/x.db"], ["does not exist"]),
     ("eight-bit-optimizer-without-bnb", "sweep", ["+fixed.optimizer=adamw_8bit"], ["bitsandbytes"]),
+    ("multirun", "sweep", ["-m", "n_trials=2"], ["--multirun", "search space"]),
     ("qlora-without-gpu", "sweep", ["model.load_in_4bit=true"], ["model.load_in_4bit", "CUDA GPU"]),
     ("templates-need-chat-data", "sweep", ["data=sample_alpaca", "search_space=templates"],
      ["search_space", "chat_template", "data.format=alpaca"]),

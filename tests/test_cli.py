@@ -56,3 +56,13 @@ def test_issue_command_then_resume_adds_exactly_two(tmp_path):
         rows = list(csv.DictReader(f))
     assert [int(r["number"]) for r in rows] == [0, 1, 2, 3, 4, 5]
     assert "[trial 4 | 5/6]" in res.stderr and "[trial 5 | 6/6]" in res.stderr
+
+
+def test_help_lists_groups_options_and_keys():
+    res = run_cli("sweep", ["--help"])
+    assert res.returncode == 0
+    out = res.stdout
+    for line in ("pruner       hyperband, median, none, successive_halving",
+                 "model        llama, mistral, qwen, tiny_llama, tiny_mistral, tiny_qwen"):
+        assert line in out, out
+    assert "search_space" in out and "quick" in out and "n_trials" in out and "+fixed.NAME=VALUE" in out
