@@ -265,3 +265,29 @@ def test_two_node_cluster_runs_trials_on_both_nodes_through_the_storage_proxy(tw
 
 def test_executor_name():
     assert RayExecutor.name == "ray"
+
+
+def test_trackers_run_in_the_workers_and_the_driver_shows_live_progress(local_ray, tmp_path, monkeypatch, capsys):
+    import json
+
+    from sweep.executors import ray as ray_executor
+
+    monkeypatch.setattr(ray_executor, "PROGRESS_POLL_S", 0.2)
+    record = tmp_path / "record.jsonl"
+    monkeypatch.setenv("SWEEP_RECORD_TRACKER", str(record))  # reaches the workers (SWEEP_* env)
+    space = {"params": {"learning_rate": {"type": "categorical", "choices": [GOOD_LR, 2.0e-3]}},
+             "fixed": {"max_steps": 24, "lora_r": 4, "effective_batch_size": 4, "warmup_ratio": 0.0}}
+    cfg = sweep_config(tmp_path, "tracked", "n_trials=2", "executor.max_concurrent=1", "pruner=none",
+                       "tracker=recording", space=space)
+    summary = engine.run(cfg)
+    events = [json.loads(line) for line in record.read_text().splitlines()]
+    for t in summary.study.trials:
+        own = [e for e in events if e.get("trial") == t.number]
+        assert [own[0]["event"], own[-1]["event"]] == ["start", "finish"]
+        assert {e["pid"] for e in own} == {t.user_attrs["pid"]} != {os.getpid()}  # logged in the worker
+        assert {e["step"]: e["metrics"]["eval_loss"] for e in own if e["event"] == "log"} == \
+            pytest.approx(t.intermediate_values)
+    # the driver's live view: "[trial N | k/2] step s/24 eval_loss=... | done .. | ETA .."
+    err = capsys.readouterr().err
+    steps = [line for line in err.splitlines() if line.startswith("[trial ") and "] step " in line]
+    assert steps and all("/24 eval_loss=" in line and "ETA" in line for line in steps), err[-2000:]

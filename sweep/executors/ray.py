@@ -62,12 +62,6 @@ def import_ray() -> Any:
 # --------------------------------------------------------------------------- worker side
 
 
-def _progress_line(number: int, info: dict[str, Any]) -> None:
-    # Ray forwards worker output to the driver's terminal, prefixed with the worker's pid.
-    print(f"[trial {number}] step {info['step']}/{info['total_steps']} eval_loss={info['eval_loss']:.4f} "
-          f"micro_batch={info.get('micro_batch_size')}", file=sys.stderr, flush=True)
-
-
 def _shares_disk(cfg: SweepConfig, token: str) -> bool:
     try:
         return (cfg.study_dir / DRIVER_TOKEN).read_text().strip() == token
@@ -101,10 +95,11 @@ def trial_worker(cfg: SweepConfig, space: Any, trial_id: int, number: int, param
     if fault and int(fault) == number:
         os.kill(os.getpid(), signal.SIGKILL)  # a crash as the driver sees it: no exception, no result
 
-    import optuna
     import ray
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not "Using an existing study" per trial
+    from sweep.cli import quiet_libraries
+
+    quiet_libraries()  # the driver's filters: no "Using an existing study" or FutureWarnings per trial
     node_id = ray.get_runtime_context().get_node_id()
     if 0 < gpus < 1:
         _limit_gpu_memory(gpus)
@@ -115,7 +110,7 @@ def trial_worker(cfg: SweepConfig, space: Any, trial_id: int, number: int, param
 
         local = Path(tempfile.mkdtemp(prefix=f"sweep-trial-{number}-"))
     outcome = execute(cfg, space, trial_id, params, local, memory_cap=memory_cap,
-                      on_progress=_progress_line)
+                      on_progress=None)  # the driver shows progress from the study
     outcome.attrs.update({"ray_node_id": node_id, "ray_gpus": gpus,
                           "worker_storage": cfg.storage_url().split(":", 1)[0]})
     files = None
@@ -144,6 +139,8 @@ def _gpu_memory_probe() -> float | None:
 
 # --------------------------------------------------------------------------- driver side
 
+PROGRESS_POLL_S = 2.0  # how often the driver refreshes the live view while trials run
+
 
 @dataclass
 class _Running:
@@ -152,6 +149,7 @@ class _Running:
     placement: Placement
     cpus: float
     submitted: float
+    shown_step: int = 0  # the last eval step the progress view showed
 
 
 def connect(cfg: SweepConfig) -> tuple[str | None, float]:
@@ -311,7 +309,10 @@ class RayExecutor:
                     inflight[ref] = running
                 if not inflight:
                     return
-                done, _ = ray.wait(list(inflight), num_returns=1)
+                done, _ = ray.wait(list(inflight), num_returns=1, timeout=PROGRESS_POLL_S)
+                if not done:
+                    self._show_progress(ctx, inflight)
+                    continue
                 for ref in done:
                     running = inflight.pop(ref)
                     outcome, files = collect(ray, ref)
@@ -327,6 +328,22 @@ class RayExecutor:
                 ray.cancel(ref, force=True)
                 running.heartbeat.__exit__(None, None, None)
             raise
+
+    @staticmethod
+    def _show_progress(ctx: SweepContext, inflight: dict[Any, _Running]) -> None:
+        """The live view under Ray: each running trial's newest eval report, read from the study
+        (where the worker's reporter wrote it for the pruner)."""
+        for running in inflight.values():
+            try:
+                t = ctx.study._storage.get_trial(running.trial._trial_id)
+            except Exception:  # noqa: BLE001 - a busy storage only delays the view
+                return
+            iv = t.intermediate_values
+            step = max(iv) if iv else 0
+            if step > running.shown_step:
+                running.shown_step = step
+                ctx.progress.update(t.number, {"step": step, "total_steps": t.user_attrs.get("total_steps"),
+                                               "eval_loss": iv[step]})
 
     def _room(self, ray: Any, cfg: SweepConfig, inflight: dict[Any, _Running]) -> bool:
         """Submit only what the cluster can start now, so no asked trial waits in Ray's queue
