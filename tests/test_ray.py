@@ -245,15 +245,17 @@ def two_node_cluster(request):
 
 @pytest.mark.slow
 def test_two_node_cluster_runs_trials_on_both_nodes_through_the_storage_proxy(two_node_cluster, tmp_path):
-    """Two trials at once on a cluster of two 1-CPU nodes must use both nodes; the workers reach
-    the SQLite study through the driver's gRPC storage proxy (grpcio installed) or, both nodes
-    being on this machine, the SQLite file itself."""
+    """Two trials at once on a cluster of two 1-CPU nodes must use both nodes; with no
+    storage_proxy_port set, the driver starts the gRPC storage proxy by itself (grpcio installed:
+    the workers of another machine could not open a SQLite file here) or, without grpcio, the
+    workers use the SQLite file itself (both nodes being on this machine)."""
     try:
         import grpc  # noqa: F401
-        proxy = [f"executor.storage_proxy_port={_free_port()}"]
+        proxy = True
     except ImportError:
-        proxy = []
-    cfg = sweep_config(tmp_path, "cluster", "n_trials=2", f"executor.address={two_node_cluster}", *proxy)
+        proxy = False
+    cfg = sweep_config(tmp_path, "cluster", "n_trials=2", f"executor.address={two_node_cluster}")
+    assert cfg.executor.storage_proxy_port is None
     summary = engine.run(cfg)
 
     trials = summary.study.trials
@@ -265,6 +267,29 @@ def test_two_node_cluster_runs_trials_on_both_nodes_through_the_storage_proxy(tw
 
 def test_executor_name():
     assert RayExecutor.name == "ray"
+
+
+@pytest.mark.parametrize(("cuda", "address", "env", "expect"), [
+    (False, None, None, "inline"),  # this CPU machine
+    (True, None, None, "ray"),  # a GPU is visible
+    (False, "ray://head:10001", None, "ray"),  # executor.address
+    (False, None, "10.0.0.1:6379", "ray"),  # RAY_ADDRESS
+])
+def test_auto_executor_picks_ray_for_a_gpu_or_a_cluster(cuda, address, env, expect, monkeypatch, tmp_path):
+    import torch
+
+    from sweep import executors
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    if env:
+        monkeypatch.setenv("RAY_ADDRESS", env)
+    else:
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    overrides = [f"output_dir={tmp_path}"] + ([f"executor.address={address}"] if address else [])
+    cfg = load_config(overrides)
+    assert cfg.executor.name == "auto"
+    assert executors.resolve_name(cfg) == expect
+    assert executors.resolve_name(load_config([*overrides, "executor=inline"])) == "inline"
 
 
 def test_trackers_run_in_the_workers_and_the_driver_shows_live_progress(local_ray, tmp_path, monkeypatch, capsys):

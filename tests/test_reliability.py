@@ -107,7 +107,7 @@ def test_exploding_loss_stops_the_trial(tmp_path):
     assert "exceeds 1x the first loss" in t.user_attrs["fail_detail"]
 
 
-def test_secrets_never_reach_outputs(tmp_path, monkeypatch):
+def test_secrets_never_reach_outputs(tmp_path, monkeypatch, capsys):
     secrets = {"WANDB_API_KEY": "wandb-secret-123", "HF_TOKEN": "hf_secret_456",
                "MY_SERVICE_TOKEN": "tok-secret-789", "OPENAI_API_KEY": "sk-secret-000"}
     for k, v in secrets.items():
@@ -122,6 +122,8 @@ def test_secrets_never_reach_outputs(tmp_path, monkeypatch):
                 assert v not in text, f"{v} leaked into {path}"
     db = (tmp_path / "t" / "study.db").read_bytes()
     assert not any(v.encode() in db for v in secrets.values())
+    logs = "".join(capsys.readouterr())  # the sweep's own output: progress, summary, commands
+    assert "study t" in logs and not any(v in logs for v in secrets.values())
 
 
 def test_storage_password_is_masked_in_records(tmp_path):

@@ -259,7 +259,8 @@ def _items(items) -> dict:
     return {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in items}
 
 
-def test_wandb_offline_sweep_writes_one_run_per_trial_and_a_summary_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["study_folder", "WANDB_DIR"])
+def test_wandb_offline_sweep_writes_one_run_per_trial_and_a_summary_run(tmp_path, monkeypatch, where):
     pytest.importorskip("wandb")
     home = tmp_path / "home"
     home.mkdir()
@@ -267,6 +268,8 @@ def test_wandb_offline_sweep_writes_one_run_per_trial_and_a_summary_run(tmp_path
     monkeypatch.setenv("WANDB_MODE", "offline")
     for name in ("WANDB_DIR", "WANDB_API_KEY", "NETRC", tracking.AUTO_DIRS_ENV, *tracking.WANDB_DIR_ENVS):
         monkeypatch.delenv(name, raising=False)
+    if where == "WANDB_DIR":
+        monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
     cfg = load_config(overrides(tmp_path, "tracker=wandb", "tracker.project=test-sweep"))
     try:
         summary = run_sweep(cfg)
@@ -276,7 +279,8 @@ def test_wandb_offline_sweep_writes_one_run_per_trial_and_a_summary_run(tmp_path
         wandb.teardown()
     runs = tracking.offline_runs(cfg)
     assert len(runs) == 3, runs  # 2 trials + 1 study summary
-    assert runs[0].parent == cfg.study_dir / "wandb" / "wandb"
+    root = tmp_path / "wb" if where == "WANDB_DIR" else cfg.study_dir / "wandb"
+    assert all(r.parent == root / "wandb" for r in runs)
     seen = {}
     for d in runs:
         (file,) = d.glob("*.wandb")

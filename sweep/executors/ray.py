@@ -26,6 +26,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import tarfile
 import time
@@ -208,17 +209,30 @@ def check_cluster(cfg: SweepConfig, ray: Any) -> dict[str, float]:
     if ex.gpus_per_trial is not None and not 0 < ex.gpus_per_trial <= max(1.0, total.get("GPU", 0.0)):
         raise ConfigError(Problem("executor.gpus_per_trial", ex.gpus_per_trial,
                                   "use a fraction in (0, 1] to share GPUs, or whole GPUs"))
-    url = cfg.storage_url()
-    if len(nodes) > 1 and url.startswith("sqlite") and not ex.storage_proxy_port:
-        print(f"ray: {len(nodes)} nodes share a SQLite study; workers on other machines can only reach it "
-              "on a shared disk. Set executor.storage_proxy_port or an RDB storage URL (see docs/ray.md)",
-              file=sys.stderr)
     return {"CPU": total.get("CPU", 0.0), "GPU": total.get("GPU", 0.0), "nodes": float(len(nodes))}
 
 
-def start_storage_proxy(cfg: SweepConfig, storage: Any, ray: Any) -> tuple[Any, str]:
+def proxy_port(cfg: SweepConfig, nodes: int) -> int | None:
+    """The gRPC storage proxy's port: the configured one, else a free one when several nodes
+    would otherwise share a SQLite file (reachable only from this machine or a shared disk)."""
+    if cfg.executor.storage_proxy_port:
+        return cfg.executor.storage_proxy_port
+    if nodes > 1 and cfg.storage_url().startswith("sqlite"):
+        import importlib.util
+
+        if importlib.util.find_spec("grpc") is None:
+            print(f"ray: {nodes} nodes share a SQLite study; workers on other machines can only reach it on "
+                  "a shared disk. Install grpcio (the storage proxy) or use an RDB storage URL (docs/ray.md)",
+                  file=sys.stderr)
+            return None
+        with socket.socket() as s:
+            s.bind(("", 0))
+            return int(s.getsockname()[1])
+    return None
+
+
+def start_storage_proxy(cfg: SweepConfig, storage: Any, ray: Any, port: int) -> tuple[Any, str]:
     """Serve the driver's study storage over gRPC; returns (server, the URL workers use)."""
-    port = cfg.executor.storage_proxy_port
     if cfg.storage_url().startswith("journal"):
         raise ConfigError(Problem("executor.storage_proxy_port", port,
                                   "Optuna's gRPC proxy cannot serve a journal storage; use the default "
@@ -277,10 +291,13 @@ class RayExecutor:
                   + (f" ({'started' if started == 'local' else 'joined'} in {startup_s:.1f}s)" if started else ""),
                   file=sys.stderr)
             worker_cfg = cfg
-            if cfg.executor.storage_proxy_port:
-                server, url = start_storage_proxy(cfg, ctx.study._storage, ray)
+            port = proxy_port(cfg, int(totals["nodes"]))
+            if port:
+                server, url = start_storage_proxy(cfg, ctx.study._storage, ray, port)
                 worker_cfg = dataclasses.replace(cfg, storage=url)
-                print(f"ray: workers reach the study through {url}", file=sys.stderr)
+                how = "" if cfg.executor.storage_proxy_port else " (started for the other nodes; " \
+                    "executor.storage_proxy_port picks the port)"
+                print(f"ray: workers reach the study through {url}{how}", file=sys.stderr)
             planner = Planner(cfg, gpu_memory_mb=cluster_gpu_memory_mb(cfg, ray, totals["GPU"]))
             token = secrets.token_hex(8)
             cfg.study_dir.mkdir(parents=True, exist_ok=True)
