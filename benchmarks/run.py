@@ -442,7 +442,9 @@ def main(argv: list[str] | None = None) -> int:
     if full:
         contenders += [*ALTERNATIVES, *VARIANTS]
     results: dict[str, Any] = {
-        "mode": "full" if full else "quick", "table": facts, "goals": GOALS, "proposed": PROPOSED,
+        "mode": "full" if full else "quick",
+        "command": " ".join(["python -m benchmarks.run", *(sys.argv[1:] if argv is None else argv)]),
+        "table_rebuilt": rebuild is not None, "table": facts, "goals": GOALS, "proposed": PROPOSED,
         "groups": {"main": [c.name for c in (ENGINE, *BASELINES, *(ALTERNATIVES if full else ()))],
                    "variants": [BEFORE, ENGINE.name, *(c.name for c in VARIANTS if full)]}}
     t0 = time.perf_counter()
