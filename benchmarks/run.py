@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "mode": "full" if full else "quick",
         "command": " ".join(["python -m benchmarks.run", *(sys.argv[1:] if argv is None else argv)]),
-        "table_rebuilt": rebuild is not None, "table": facts, "goals": GOALS, "proposed": PROPOSED,
+        "table_rebuilt": full and not args.skip_build, "table": facts, "goals": GOALS, "proposed": PROPOSED,
         "groups": {"main": [c.name for c in (ENGINE, *BASELINES, *(ALTERNATIVES if full else ()))],
                    "variants": [BEFORE, ENGINE.name, *(c.name for c in VARIANTS if full)]}}
     t0 = time.perf_counter()

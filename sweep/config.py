@@ -110,7 +110,8 @@ class ExecutorConfig:
     gpus_per_trial: float | None = None  # None: derived from the memory estimate
     max_concurrent: int | None = None
     gpu_memory_gb: float | None = None  # None: read from the device
-    storage_proxy_port: int | None = None  # gRPC storage proxy for multi-node sweeps
+    storage_proxy_port: int | None = None  # gRPC storage proxy for multi-node sweeps; None: a free port
+    storage_proxy: Literal["auto", "always", "never"] = "auto"  # auto: several nodes on a SQLite study
 
 
 @dataclass(frozen=True)

@@ -179,11 +179,13 @@ def _hub_unreachable(timeout_s: float = 3.0) -> str | None:
     where only the proxy can tell)."""
     import socket
     from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
 
-    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return None
     url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
     host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme != "http" else 80)
+    proxies = getproxies()  # *_proxy variables (and the OS settings)
+    if (proxies.get(url.scheme) or proxies.get("all")) and not proxy_bypass(host):
+        return None
     try:
         socket.create_connection((host, port), timeout=timeout_s).close()
     except OSError as exc:

@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -89,18 +90,24 @@ class OomAwareTPESampler(optuna.samplers.TPESampler):
     TPE models COMPLETE and PRUNED trials only; a FAIL is invisible to it, so a configuration
     too big for the GPU would be proposed again and again. Here an "oom" FAIL stays FAIL in the
     study (and in every output) but TPE sees it as its worst trial, so it samples less of that
-    region. Start-up (random) trials are unaffected; other failures stay invisible to TPE.
+    region. Start-up (random) trials are unaffected (they count real finished trials only);
+    other failures stay invisible to TPE.
     """
 
+    def _view(self, study: optuna.Study) -> Any:
+        # Until n_startup_trials trials really finished (COMPLETE or PRUNED) TPE samples at random
+        # as usual, and its "good" group always holds real trials, never only OOM stand-ins.
+        real = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True)
+        return study if len(real) < max(self._n_startup_trials, 1) else _OomView(study)
+
     def infer_relative_search_space(self, study: optuna.Study, trial: Any) -> dict[str, Any]:
-        return super().infer_relative_search_space(_OomView(study), trial)  # type: ignore[arg-type]
+        return super().infer_relative_search_space(self._view(study), trial)
 
     def sample_relative(self, study: optuna.Study, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
-        return super().sample_relative(_OomView(study), trial, search_space)  # type: ignore[arg-type]
+        return super().sample_relative(self._view(study), trial, search_space)
 
     def sample_independent(self, study: optuna.Study, trial: Any, param_name: str, param_distribution: Any) -> Any:
-        return super().sample_independent(_OomView(study), trial, param_name,  # type: ignore[arg-type]
-                                          param_distribution)
+        return super().sample_independent(self._view(study), trial, param_name, param_distribution)
 
 
 def make_pruner(cfg: SweepConfig, max_steps: int | None = None) -> optuna.pruners.BasePruner:
@@ -144,11 +151,22 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; we rely on them
-        warnings.simplefilter("ignore")
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-            heartbeat_stale_trial_callback=Retry(max_retry=2), **kwargs)
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; we rely on them
+                warnings.simplefilter("ignore")
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=Retry(max_retry=2), **kwargs)
+        except (IntegrityError, OperationalError):
+            # another process (a second sweep, sweep.report, optuna-dashboard) created the schema
+            # at the same moment: the tables exist now, so opening again succeeds
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def check_storage(cfg: SweepConfig) -> None:

@@ -314,25 +314,29 @@ class Trainer:
             while start < len(self.eval_data):
                 follow = self.spec.eval_batch_size is None  # the micro batch, also after a fallback
                 size = max(min(self.eval_batch, self.micro) if follow else self.eval_batch, 1)
+                oom = False
                 try:
                     if self.fault_oom_above is not None and size > self.fault_oom_above:
                         raise torch.OutOfMemoryError(f"injected by {FAULT_OOM_ENV}={self.fault_oom_above}")
                     b = self._to_device(collate(self.eval_data[start: start + size], self.pad_id))
                     logits = self.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
                     nll, n = nll_sum(logits, b["labels"])
+                    total += float(nll)
+                    count += int(n)
+                    del b, logits, nll  # the next chunk gets this chunk's memory
                 except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
                     if not is_oom(exc):
                         raise
-                    free_memory()
-                    if size <= 1:
-                        raise OutOfMemoryAtMinimum(f"out of memory in eval at batch 1 (step {self.step})") from None
-                    self.fallbacks.append({"step": self.step, "phase": "eval", "from_eval_batch": size,
-                                           "to_eval_batch": size // 2})
-                    self.eval_batch = size // 2
+                    oom = True  # handled below, once the traceback no longer holds the tensors
+                if not oom:
+                    start += size
                     continue
-                total += float(nll)
-                count += n
-                start += size
+                free_memory()
+                if size <= 1:
+                    raise OutOfMemoryAtMinimum(f"out of memory in eval at batch 1 (step {self.step})")
+                self.fallbacks.append({"step": self.step, "phase": "eval", "from_eval_batch": size,
+                                       "to_eval_batch": size // 2})
+                self.eval_batch = size // 2
         finally:
             self.model.train()
         return total / max(count, 1)

@@ -124,6 +124,10 @@ def test_bad_input_exits_2_with_one_line(case_id, module, args, words, tmp_path,
     out = tmp_path / "out"
     argv = [f"output_dir={out}", "study_name=s", "eval.behaviour=false"] + [a.format(**files) for a in args]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the corpus is for a CPU machine
     monkeypatch.setattr(sys, "argv", [module, *argv])
     main = importlib.import_module("sweep.cli").main_sweep
     with pytest.raises(SystemExit) as exit_:

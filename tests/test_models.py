@@ -84,7 +84,7 @@ def test_unreachable_hub_fails_at_once_without_retries(monkeypatch, tmp_path, ca
     import huggingface_hub.constants as c
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+    for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
     with socket.socket() as s:  # a loopback port nobody listens on: no network is touched

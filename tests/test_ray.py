@@ -297,11 +297,11 @@ def test_trackers_run_in_the_workers_and_the_driver_shows_live_progress(local_ra
 
     from sweep.executors import ray as ray_executor
 
-    monkeypatch.setattr(ray_executor, "PROGRESS_POLL_S", 0.2)
+    monkeypatch.setattr(ray_executor, "PROGRESS_POLL_S", 0.05)
     record = tmp_path / "record.jsonl"
     monkeypatch.setenv("SWEEP_RECORD_TRACKER", str(record))  # reaches the workers (SWEEP_* env)
     space = {"params": {"learning_rate": {"type": "categorical", "choices": [GOOD_LR, 2.0e-3]}},
-             "fixed": {"max_steps": 24, "lora_r": 4, "effective_batch_size": 4, "warmup_ratio": 0.0}}
+             "fixed": {"max_steps": 40, "lora_r": 4, "effective_batch_size": 4, "warmup_ratio": 0.0}}
     cfg = sweep_config(tmp_path, "tracked", "n_trials=2", "executor.max_concurrent=1", "pruner=none",
                        "tracker=recording", space=space)
     summary = engine.run(cfg)
@@ -312,7 +312,25 @@ def test_trackers_run_in_the_workers_and_the_driver_shows_live_progress(local_ra
         assert {e["pid"] for e in own} == {t.user_attrs["pid"]} != {os.getpid()}  # logged in the worker
         assert {e["step"]: e["metrics"]["eval_loss"] for e in own if e["event"] == "log"} == \
             pytest.approx(t.intermediate_values)
-    # the driver's live view: "[trial N | k/2] step s/24 eval_loss=... | done .. | ETA .."
+    # the driver's live view: "[trial N | k/2] step s/40 eval_loss=... | done .. | ETA .."
     err = capsys.readouterr().err
     steps = [line for line in err.splitlines() if line.startswith("[trial ") and "] step " in line]
-    assert steps and all("/24 eval_loss=" in line and "ETA" in line for line in steps), err[-2000:]
+    assert steps and all("/40 eval_loss=" in line and "ETA" in line for line in steps), err[-2000:]
+
+
+@pytest.mark.parametrize(("overrides", "nodes", "expect"), [
+    ([], 1, None),  # one node: workers open the SQLite file themselves
+    ([], 2, "free"),  # several nodes on SQLite: the driver serves it over gRPC
+    (["executor.storage_proxy=never"], 2, None),  # the user's shared disk or firewall: off
+    (["executor.storage_proxy=always"], 1, "free"),
+    (["executor.storage_proxy_port=13000"], 1, 13000),  # a configured port means "serve it"
+    (["storage=postgresql://u:p@db/s"], 2, None),  # an RDB every node reaches needs no proxy
+])
+def test_storage_proxy_switch(overrides, nodes, expect, tmp_path):
+    from sweep.executors.ray import proxy_port
+
+    port = proxy_port(load_config([f"output_dir={tmp_path}", *overrides]), nodes)
+    if expect == "free":
+        assert isinstance(port, int) and port > 0
+    else:
+        assert port == expect

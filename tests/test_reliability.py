@@ -28,6 +28,25 @@ def _load(tmp_path, name="r"):
     return optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / name / 'study.db'}")
 
 
+def _trial_states(db: Path) -> list[tuple[str, int]]:
+    """(state, eval reports so far) per trial, read through a read-only SQLite connection: an
+    Optuna storage opened here could race the sweep's own schema creation."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return []
+    try:
+        rows = con.execute("SELECT t.state, (SELECT COUNT(*) FROM trial_intermediate_values v "
+                           "WHERE v.trial_id = t.trial_id) FROM trials t ORDER BY t.number").fetchall()
+    except sqlite3.Error:  # no schema yet, or busy
+        return []
+    finally:
+        con.close()
+    return [(state, min(int(n), 2)) for state, n in rows]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("executor", ["inline", "ray"])
 def test_kill_9_mid_trial_then_rerun_loses_no_finished_trial(tmp_path, executor):
@@ -44,12 +63,7 @@ def test_kill_9_mid_trial_then_rerun_loses_no_finished_trial(tmp_path, executor)
         if time.time() > deadline or proc.poll() is not None:
             proc.kill()
             pytest.fail(f"trial 1 never got mid-training: {log.read_text()[-2000:]}")
-        try:
-            trials = _load(tmp_path).get_trials(deepcopy=False)
-        except Exception:  # the study does not exist yet, or the database is busy
-            trials = []
-        if (len(trials) == 2 and trials[0].state == TrialState.COMPLETE
-                and trials[1].state == TrialState.RUNNING and len(trials[1].intermediate_values) >= 2):
+        if _trial_states(tmp_path / "r" / "study.db") == [("COMPLETE", 2), ("RUNNING", 2)]:
             break
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)

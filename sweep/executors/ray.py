@@ -213,22 +213,39 @@ def check_cluster(cfg: SweepConfig, ray: Any) -> dict[str, float]:
 
 
 def proxy_port(cfg: SweepConfig, nodes: int) -> int | None:
-    """The gRPC storage proxy's port: the configured one, else a free one when several nodes
-    would otherwise share a SQLite file (reachable only from this machine or a shared disk)."""
-    if cfg.executor.storage_proxy_port:
-        return cfg.executor.storage_proxy_port
-    if nodes > 1 and cfg.storage_url().startswith("sqlite"):
-        import importlib.util
+    """The gRPC storage proxy's port, or None for no proxy.
 
-        if importlib.util.find_spec("grpc") is None:
-            print(f"ray: {nodes} nodes share a SQLite study; workers on other machines can only reach it on "
-                  "a shared disk. Install grpcio (the storage proxy) or use an RDB storage URL (docs/ray.md)",
-                  file=sys.stderr)
-            return None
-        with socket.socket() as s:
-            s.bind(("", 0))
-            return int(s.getsockname()[1])
-    return None
+    `executor.storage_proxy`: `always` serves the study over gRPC; `never` does not; `auto`
+    (default) does when a port is configured or when several nodes would otherwise share a
+    SQLite file (reachable only from this machine or a shared disk). The port is
+    `executor.storage_proxy_port`, else a free one.
+    """
+    ex = cfg.executor
+    if ex.storage_proxy == "never":
+        return None
+    sqlite = cfg.storage_url().startswith("sqlite")
+    wanted = ex.storage_proxy == "always" or bool(ex.storage_proxy_port) or (nodes > 1 and sqlite)
+    if not wanted:
+        return None
+    if ex.storage_proxy == "auto" and not ex.storage_proxy_port and not _grpc_server_importable():
+        print(f"ray: {nodes} nodes share a SQLite study; workers on other machines can only reach it on a "
+              "shared disk. Install grpcio (Optuna's storage proxy) or use an RDB storage URL (docs/ray.md)",
+              file=sys.stderr)
+        return None
+    if ex.storage_proxy_port:
+        return ex.storage_proxy_port
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return int(s.getsockname()[1])
+
+
+def _grpc_server_importable() -> bool:
+    try:
+        import grpc  # noqa: F401
+        from optuna.storages._grpc.server import make_server  # noqa: F401
+    except Exception:  # noqa: BLE001 - missing grpcio, protobuf or a version clash
+        return False
+    return True
 
 
 def start_storage_proxy(cfg: SweepConfig, storage: Any, ray: Any, port: int) -> tuple[Any, str]:
@@ -295,9 +312,10 @@ class RayExecutor:
             if port:
                 server, url = start_storage_proxy(cfg, ctx.study._storage, ray, port)
                 worker_cfg = dataclasses.replace(cfg, storage=url)
-                how = "" if cfg.executor.storage_proxy_port else " (started for the other nodes; " \
-                    "executor.storage_proxy_port picks the port)"
-                print(f"ray: workers reach the study through {url}{how}", file=sys.stderr)
+                how = "" if cfg.executor.storage_proxy_port else " (a free port; executor.storage_proxy_port " \
+                    "picks one, executor.storage_proxy=never turns it off)"
+                print(f"ray: workers reach the study through {url}{how}; the proxy has no authentication: "
+                      "keep the port inside the cluster's network", file=sys.stderr)
             planner = Planner(cfg, gpu_memory_mb=cluster_gpu_memory_mb(cfg, ray, totals["GPU"]))
             token = secrets.token_hex(8)
             cfg.study_dir.mkdir(parents=True, exist_ok=True)
