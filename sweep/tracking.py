@@ -510,17 +510,23 @@ def finish_study(cfg: SweepConfig, space: Any, study: Any) -> None:
             _append(record_path(cfg), {"event": "study", "study_name": cfg.study_name, "job_type": "summary",
                                        "config": config, "columns": columns, "rows": rows, "summary": summary})
         elif name == "wandb" and resolve_mode(cfg.tracker) != "disabled":
-            wandb = import_wandb()
-            run = init_wandb_run(cfg, wandb, job_type="summary", name=f"{cfg.study_name}-summary", config=config)
-            try:
-                run.log({"trials": wandb.Table(columns=columns, data=rows, allow_mixed_types=True)})
-                run.summary.update(summary)
-            finally:
-                run.finish()
+            _table_run(cfg, import_wandb(), "summary", f"{cfg.study_name}-summary", config,
+                       "trials", columns, rows, summary)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - the sweep's results are in the study already
         print(f"warning: tracker summary not written ({type(exc).__name__}: {exc})", file=sys.stderr)
+
+
+def _table_run(cfg: SweepConfig, wandb: Any, job_type: str, name: str, config: dict[str, Any],
+               key: str, columns: list[str], rows: list[list[Any]], summary: dict[str, Any]) -> None:
+    """One finished W&B run of this study holding a table and a summary."""
+    run = init_wandb_run(cfg, wandb, job_type=job_type, name=name, config=config)
+    try:
+        run.log({key: wandb.Table(columns=columns, data=rows, allow_mixed_types=True)})
+        run.summary.update(summary)
+    finally:
+        run.finish()
 
 
 def log_behaviour(cfg: SweepConfig, study: Any, subjects: Any) -> None:
@@ -560,12 +566,7 @@ def log_behaviour(cfg: SweepConfig, study: Any, subjects: Any) -> None:
                                            "job_type": "behaviour", "config": config, "summary": summary,
                                            "columns": columns, "rows": rows})
                 continue
-            run = init_wandb_run(cfg, wandb, job_type="behaviour", name=run_name, config=config)
-            try:
-                run.log({"generations": wandb.Table(columns=columns, data=rows, allow_mixed_types=True)})
-                run.summary.update(summary)
-            finally:
-                run.finish()
+            _table_run(cfg, wandb, "behaviour", run_name, config, "generations", columns, rows, summary)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - the numbers are in behaviour.csv and the study already
