@@ -41,6 +41,7 @@ from typing import Any
 from benchmarks import task
 
 THRESHOLD = 0.02  # normalised regret of a "hit"
+LR = "learning_rate"
 TOP_K = 5
 
 
@@ -125,6 +126,30 @@ class Table:
 
     def key_of(self, values: dict[str, Any]) -> str:
         return task.config_key(values, self.names)
+
+    # ---- continuous learning rate (an experiment: lr sampled log-uniform, snapped to the table)
+    def lr_values(self) -> list[float]:
+        """The table's learning rates, ascending."""
+        return sorted({float(c["values"][LR]) for c in self.configs.values()})
+
+    def lr_range(self, widen: float = 0.0) -> tuple[float, float]:
+        """The log-uniform range lr is sampled from: the table's [min, max] lr, widened at each end
+        by `widen` of the (log) gap to the neighbouring table value (0.5: half a bin)."""
+        v = self.lr_values()
+        lo, hi = v[0], v[-1]
+        if widen and len(v) > 1:
+            lo = lo / (v[1] / v[0]) ** widen
+            hi = hi * (v[-1] / v[-2]) ** widen
+        return lo, hi
+
+    def snap_lr(self, lr: float) -> float:
+        """The table lr nearest to `lr` in log space (the same rule for every contender)."""
+        return min(self.lr_values(), key=lambda v: (abs(math.log(lr) - math.log(v)), v))
+
+    def snapped_key(self, values: dict[str, Any], continuous_lr: bool) -> str:
+        if continuous_lr:
+            values = {**values, LR: self.snap_lr(float(values[LR]))}
+        return self.key_of(values)
 
 
 # --------------------------------------------------------------------------- one run
@@ -212,6 +237,9 @@ class OptunaContender:
     # candidate engine changes that conf cannot express yet: (cfg, space) -> sampler / pruner
     sampler_factory: Callable[[Any, Any], Any] | None = None
     pruner_factory: Callable[[Any, Any], Any] | None = None
+    # experiment: None = lr categorical (the table's values); a number = lr sampled as a log-uniform
+    # float over the table's range widened by this share of a bin at each end, snapped to the table
+    lr_widen: float | None = None
 
     def setup(self) -> tuple[Any, Any]:
         cfg = task.task_config(extra=self.overrides)
@@ -226,6 +254,8 @@ class OptunaContender:
         cfg, space = setup or self.setup()
         cfg = dataclasses.replace(cfg, seed=seed)  # what `seed=<seed>` on the command line gives
         space = restrict_space(space, table)
+        if self.lr_widen is not None:
+            space = continuous_lr_space(space, table, self.lr_widen)
         sampler = self.sampler_factory(cfg, space) if self.sampler_factory else make_sampler(cfg, space)
         pruner = self.pruner_factory(cfg, space) if self.pruner_factory else \
             make_pruner(cfg, table.max_steps if self.pass_max_steps else None)
@@ -238,7 +268,7 @@ class OptunaContender:
         while not led.done:
             trial = study.ask()
             params = space.suggest(trial)
-            key = table.key_of({n: getattr(params, n) for n in table.names})
+            key = table.snapped_key({n: getattr(params, n) for n in table.names}, self.lr_widen is not None)
             if key not in table.configs:
                 raise KeyError(f"{key} is not in the reference table; the space and the table differ")
             curve, end_step, status = table.trial_curve(key, seed)
@@ -275,11 +305,22 @@ def restrict_space(space: Any, table: Table) -> Any:
     return dataclasses.replace(space, params=params)
 
 
+def continuous_lr_space(space: Any, table: Table, widen: float = 0.0) -> Any:
+    """The space with lr as `{type: float, log: true}` over the table's (widened) lr range."""
+    from sweep.search_space import Param
+
+    lo, hi = table.lr_range(widen)
+    params = tuple(Param(name=LR, type="float", low=lo, high=hi, log=True) if p.name == LR else p
+                   for p in space.params)
+    return dataclasses.replace(space, params=params)
+
+
 # --------------------------------------------------------------------------- Ray Tune ASHA
 
 
-def ray_param_space(table: Table) -> dict[str, Any]:
-    """Tune's `tune.choice` per dimension, values as in the table."""
+def ray_param_space(table: Table, lr_widen: float | None = None) -> dict[str, Any]:
+    """Tune's `tune.choice` per dimension, values as in the table (lr: `tune.loguniform` over the
+    table's range widened by `lr_widen` of a bin at each end, when given)."""
     from ray import tune
 
     choices: dict[str, list[Any]] = {n: [] for n in table.names}
@@ -287,10 +328,13 @@ def ray_param_space(table: Table) -> dict[str, Any]:
         for n in table.names:
             if c["values"][n] not in choices[n]:
                 choices[n].append(c["values"][n])
-    return {n: tune.choice(v) for n, v in choices.items()}
+    out = {n: tune.choice(v) for n, v in choices.items()}
+    if lr_widen is not None:
+        out[LR] = tune.loguniform(*table.lr_range(lr_widen))
+    return out
 
 
-def ray_random_configs(table: Table, seed: int):
+def ray_random_configs(table: Table, seed: int, lr_widen: float | None = None):
     """The random configurations `BasicVariantGenerator(random_state=seed)` proposes, in order.
 
     Uses Tune's own `generate_variants` and seeded generator the way `BasicVariantGenerator`
@@ -301,7 +345,7 @@ def ray_random_configs(table: Table, seed: int):
     from ray.tune.search.variant_generator import generate_variants
 
     rng = _BackwardsCompatibleNumpyRng(seed)
-    spec = {"config": ray_param_space(table)}
+    spec = {"config": ray_param_space(table, lr_widen)}
     while True:
         _, resolved = next(generate_variants(spec, constant_grid_search=False, random_state=rng))
         yield dict(resolved["config"])
@@ -314,6 +358,7 @@ class AshaContender:
     name: str = "asha"
     grace_period: int = 1
     reduction_factor: float = 4
+    lr_widen: float | None = None  # as OptunaContender.lr_widen (Tune's loguniform, then snapped)
 
     def scheduler(self, table: Table) -> Any:
         from ray.tune.schedulers import ASHAScheduler
@@ -328,11 +373,11 @@ class AshaContender:
 
         np.random.seed(seed)  # ASHA draws a bracket with np.random (one bracket: no effect)
         sched = self.scheduler(table)
-        configs = ray_random_configs(table, seed)
+        configs = ray_random_configs(table, seed, self.lr_widen)
         led = Ledger(table, self.name, seed, max_trials)
         n = 0
         while not led.done:
-            key = table.key_of(next(configs))
+            key = table.snapped_key(next(configs), self.lr_widen is not None)
             handle = _TrialHandle(f"{seed}_{n:05d}")
             n += 1
             sched.on_trial_add(None, handle)
