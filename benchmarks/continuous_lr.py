@@ -43,7 +43,7 @@ def analytic_probs(table: Table, widen: float | None) -> dict[float, float]:
     if widen is None:
         return {x: 1 / len(v) for x in v}
     lo, hi = (math.log(x) for x in table.lr_range(widen))
-    cuts = [lo] + [(math.log(a) + math.log(b)) / 2 for a, b in zip(v, v[1:])] + [hi]
+    cuts = [lo] + [(math.log(a) + math.log(b)) / 2 for a, b in zip(v[:-1], v[1:], strict=True)] + [hi]
     return {x: (cuts[i + 1] - cuts[i]) / (hi - lo) for i, x in enumerate(v)}
 
 
