@@ -93,9 +93,29 @@ def free_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def reset_peak_memory(device: torch.device | None = None) -> None:
+    """Start a trial's peak-memory measurement (a process may run several trials: inline)."""
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats(device if device is not None and device.type == "cuda" else None)
+    try:  # Linux: "5" resets the process's peak resident set size (VmHWM)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
 def peak_memory_mb(device: torch.device) -> float:
+    """GPU: peak allocated by torch; CPU: the process's peak resident set size since the last
+    `reset_peak_memory` (Linux; elsewhere the process's lifetime peak)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # KiB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 

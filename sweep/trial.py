@@ -68,6 +68,9 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
     if threads:
         torch.set_num_threads(threads)
     seed_everything(cfg.seed)
+    from sweep.train import reset_peak_memory
+
+    reset_peak_memory()  # this trial's peak, not an earlier trial's in the same process
     backend_name = backends.resolve_name(cfg.backend.name)
     micro = start_micro_batch(cfg, params, memory_cap)
     reporter.set_attrs({**derived(cfg, params, micro), "backend": backend_name, "pid": os.getpid(),

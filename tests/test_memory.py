@@ -4,6 +4,7 @@ monotonicity, the micro-batch choice and the GPU fraction (no GPU needed)."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -241,3 +242,20 @@ def test_estimate_tracks_a_measured_cpu_step(checkpointing):
                    TrainShape(micro, seq, 8, dtype="float32", gradient_checkpointing=checkpointing))
     ratio = (est.peak_mb - est.weights_mb) / (live.peak / 2**20)
     assert 0.8 < ratio < 1.35, (ratio, est.as_dict(), live.peak / 2**20)
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux /proc peak-RSS reset")
+def test_each_trial_measures_its_own_cpu_peak():
+    """Inline trials share a process: a trial's peak must not be an earlier trial's."""
+    import torch
+
+    from sweep.train import peak_memory_mb, reset_peak_memory
+
+    cpu = torch.device("cpu")
+    reset_peak_memory(cpu)
+    big = torch.ones(256 * 2**20 // 4)  # an earlier trial's 256 MiB
+    big.add_(1)
+    after_big = peak_memory_mb(cpu)
+    del big
+    reset_peak_memory(cpu)
+    assert peak_memory_mb(cpu) < after_big - 200
