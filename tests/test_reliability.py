@@ -88,7 +88,8 @@ def test_kill_9_mid_trial_then_rerun_loses_no_finished_trial(tmp_path, executor)
 
 @pytest.mark.slow
 def test_two_processes_share_one_study_without_duplicates(tmp_path):
-    args = _args(tmp_path, "n_trials=4", "+fixed.max_steps=6")
+    # trials long enough (and never pruned) that the two processes overlap even on a loaded machine
+    args = _args(tmp_path, "n_trials=4", "+fixed.max_steps=20", "pruner=none")
     env = {**os.environ}
     procs = [subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
