@@ -28,6 +28,7 @@ from sweep.search_space import SearchSpace
 HEARTBEAT_S = 10
 GRACE_S = 60
 INTERRUPTED = "interrupted"
+SURPLUS = "surplus"  # asked by a process that raced another for the study's last trial; never run
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
@@ -285,19 +286,27 @@ def recover_interrupted(study: optuna.Study) -> list[int]:
     return recovered
 
 
+def _retried(trials: list[Any]) -> set[Any]:
+    # retried: ours (user attr retry_of) and Optuna's heartbeat retry (system attr failed_trial)
+    return {t.user_attrs.get("retry_of", t.system_attrs.get("failed_trial")) for t in trials}
+
+
+def _counts(t: Any, retried: set[Any]) -> bool:
+    """Whether a trial counts toward n_trials: not an interrupted (retried) one, not a surplus one."""
+    reason = t.user_attrs.get("fail_reason")
+    if t.state == TrialState.FAIL and (reason in (INTERRUPTED, SURPLUS) or t.number in retried):
+        return False
+    return not (t.state == TrialState.RUNNING and reason == INTERRUPTED)
+
+
 def counts(study: optuna.Study) -> dict[str, int]:
-    """Finished trials by state; interrupted trials do not count (they are retried)."""
+    """Trials by state; interrupted trials (retried) and surplus ones (never run) do not count."""
     c = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0, "RUNNING": 0, "WAITING": 0}
     trials = study.get_trials(deepcopy=False)
-    # retried: ours (user attr retry_of) and Optuna's heartbeat retry (system attr failed_trial)
-    retried = {t.user_attrs.get("retry_of", t.system_attrs.get("failed_trial")) for t in trials}
+    retried = _retried(trials)
     for t in trials:
-        if t.state == TrialState.FAIL and (t.user_attrs.get("fail_reason") == INTERRUPTED
-                                           or t.number in retried):
-            continue
-        if t.state == TrialState.RUNNING and t.user_attrs.get("fail_reason") == INTERRUPTED:
-            continue
-        c[t.state.name] = c.get(t.state.name, 0) + 1
+        if _counts(t, retried):
+            c[t.state.name] = c.get(t.state.name, 0) + 1
     c["finished"] = c["COMPLETE"] + c["PRUNED"] + c["FAIL"]
     return c
 
@@ -307,11 +316,24 @@ def missing(study: optuna.Study, n_trials: int) -> int:
     return max(0, n_trials - c["finished"] - c["RUNNING"])
 
 
+def over_budget(study: optuna.Study, number: int, n_trials: int) -> bool:
+    """True when trial `number`, just asked, is one too many: n_trials counted trials with lower
+    numbers already exist. Two processes that counted at the same moment (on different machines,
+    which the study folder's lock does not cover) both ask; the storage numbers their trials in
+    one order, so exactly the later one sees the earlier and stands down."""
+    trials = study.get_trials(deepcopy=False)
+    retried = _retried(trials)
+    earlier = sum(1 for t in trials if t.number < number and t.state != TrialState.WAITING
+                  and _counts(t, retried))
+    return earlier >= n_trials
+
+
 @contextlib.contextmanager
 def study_lock(cfg: SweepConfig):
     """Serialise study bookkeeping (create, recover, count-then-ask, refresh outputs) among the
     sweep processes sharing a study folder on one machine. Processes on other machines that
-    share an RDB study are not covered: they may overshoot n_trials by one trial each."""
+    share an RDB study are not covered by it; `over_budget` stops the trial one of them would
+    run beyond n_trials."""
     import fcntl
 
     cfg.study_dir.mkdir(parents=True, exist_ok=True)

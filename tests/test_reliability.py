@@ -221,3 +221,38 @@ def test_new_study_of_an_old_name_does_not_show_old_outputs(tmp_path):
     old_marker = (cfg.study_dir / "best_adapter" / "TRIAL").read_text()
     engine.run(load_config(tiny_overrides(tmp_path, "n_trials=1", "seed=1")))
     assert (cfg.study_dir / "best_adapter" / "TRIAL").read_text() != old_marker
+
+
+def test_processes_on_two_machines_never_run_more_than_n_trials(tmp_path, monkeypatch, capsys):
+    """The study folder's lock covers one machine. Two processes elsewhere can both count "one
+    trial missing" and both ask: the one whose trial got the later number stands down (FAIL
+    "surplus", not counted), and an interrupted trial's retry it drew is put back."""
+    import io
+
+    from sweep import executors, study
+    from sweep.progress import Progress
+
+    cfg = load_config(tiny_overrides(tmp_path, "n_trials=2"))
+    space = engine.load_space(cfg)
+    cfg.study_dir.mkdir(parents=True)
+    st = study.open_study(cfg, space)
+    ctx = executors.SweepContext(cfg=cfg, space=space, study=st, progress=Progress(2, stream=io.StringIO()),
+                                 on_trial_end=lambda t: None)
+    assert executors.claim(ctx)[0].number == 0  # machine A
+    st.enqueue_trial({"learning_rate": 1e-3, "lora_r": 8}, user_attrs={"retry_of": 7})  # a retry waits
+    assert executors.claim(ctx)[0].number == 1  # machine B draws the retry: the last trial
+    assert study.missing(st, 2) == 0 and executors.claim(ctx) is None  # counted now: nothing to ask
+    st.enqueue_trial({"learning_rate": 2e-3, "lora_r": 4}, user_attrs={"retry_of": 8})
+    # machine C counted "1 missing" at the same moment as B (a stale count), and asks
+    monkeypatch.setattr(study, "missing", lambda *_: 1)
+    assert executors.claim(ctx) is None
+    trials = st.get_trials(deepcopy=False)
+    surplus = trials[2]
+    assert surplus.state == TrialState.FAIL and surplus.user_attrs["fail_reason"] == study.SURPLUS
+    assert "trial 2 not run" in capsys.readouterr().err
+    monkeypatch.undo()
+    c = study.counts(st)
+    assert (c["RUNNING"], c["FAIL"], c["finished"]) == (2, 0, 0)  # the surplus trial does not count
+    # the retry it drew is waiting again, with the same settings
+    (waiting,) = [t for t in st.get_trials(deepcopy=False) if t.state == TrialState.WAITING]
+    assert waiting.system_attrs["fixed_params"] == surplus.params and waiting.user_attrs["retry_of"] == 8

@@ -88,12 +88,27 @@ def ask(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]]:
 
 def claim(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]] | None:
     """The next trial to run, or None when the study has (or is running) n_trials."""
-    from sweep.study import missing, study_lock
+    from sweep.study import SURPLUS, missing, over_budget, study_lock
 
     with study_lock(ctx.cfg):
         if missing(ctx.study, ctx.cfg.n_trials) <= 0:
             return None
-        return ask(ctx)
+        trial, params = ask(ctx)
+        if not over_budget(ctx.study, trial.number, ctx.cfg.n_trials):
+            return trial, params
+    # another process (another machine) asked the study's last trial at the same moment
+    trial.set_user_attr("fail_reason", SURPLUS)
+    if "retry_of" in trial.user_attrs:  # an interrupted trial's retry: keep it for the next run
+        ctx.study.enqueue_trial(params, user_attrs={"retry_of": trial.user_attrs["retry_of"]},
+                                skip_if_exists=False)
+    try:
+        ctx.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+    except RuntimeError as exc:  # GridSampler.after_trial calls study.stop(); the state is stored
+        if "Study.stop" not in str(exc):
+            raise
+    print(f"trial {trial.number} not run: another process started the study's last trial at the same time",
+          file=sys.stderr)
+    return None
 
 
 def _ran(exc: BaseException) -> dict[str, Any]:
