@@ -233,11 +233,13 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
-    from sweep.study import INTERRUPTED, counts
+    from sweep.study import INTERRUPTED, SURPLUS, counts
 
     c = counts(study)
-    c["interrupted"] = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-                           if t.user_attrs.get("fail_reason") == INTERRUPTED)
+    trials = study.get_trials(deepcopy=False)
+    c["interrupted"] = sum(1 for t in trials if t.state == TrialState.FAIL
+                           and t.user_attrs.get("fail_reason") == INTERRUPTED)
+    c["surplus"] = sum(1 for t in trials if t.user_attrs.get("fail_reason") == SURPLUS)
     return c
 
 
@@ -313,8 +315,12 @@ def render(study: optuna.Study, cfg: SweepConfig) -> str:
         if s.note:
             parts.append(f"<p class=note>{html.escape(s.note)}</p>")
     c = state_counts(study)
+    counts_head = ["complete", "pruned", "failed", "interrupted (retried)", "running", "waiting"]
     counts_row = [[c["COMPLETE"], c["PRUNED"], c["FAIL"], c["interrupted"],  # FAIL: not interrupted
                    c.get("RUNNING", 0), c.get("WAITING", 0)]]
+    if c["surplus"]:  # stood down for another machine's trial: never ran, not counted
+        counts_head.append("surplus (never run)")
+        counts_row[0].append(c["surplus"])
     reasons = fail_reasons(study)
     attrs = study.user_attrs
     stored = attrs.get("config") or {}
@@ -330,7 +336,7 @@ def render(study: optuna.Study, cfg: SweepConfig) -> str:
         f"<h1>Study {html.escape(study.study_name)}</h1>",
         f"<p class=meta>{html.escape(meta)}</p>",
         "<h2>Trials</h2>",
-        _table(["complete", "pruned", "failed", "interrupted (retried)", "running", "waiting"], counts_row),
+        _table(counts_head, counts_row),
     ]
     if reasons:
         head.append(_table(["fail reason", "trials"], sorted(reasons.items())))

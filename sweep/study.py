@@ -271,6 +271,9 @@ def recover_interrupted(study: optuna.Study) -> list[int]:
         node, pid = t.user_attrs.get("driver_node"), t.user_attrs.get("driver_pid")
         if node == host and isinstance(pid, int) and pid != os.getpid() and not pid_alive(pid):
             storage = study._storage
+            if t.user_attrs.get("fail_reason") == SURPLUS:  # stood down, never ran: just close it
+                storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                continue
             storage.set_trial_user_attr(t._trial_id, "fail_reason", INTERRUPTED)
             storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
@@ -287,14 +290,23 @@ def recover_interrupted(study: optuna.Study) -> list[int]:
 
 
 def _retried(trials: list[Any]) -> set[Any]:
-    # retried: ours (user attr retry_of) and Optuna's heartbeat retry (system attr failed_trial)
-    return {t.user_attrs.get("retry_of", t.system_attrs.get("failed_trial")) for t in trials}
+    """Numbers of trials that were retried: ours (user attr retry_of) and every earlier attempt
+    of Optuna's heartbeat retries (system attrs failed_trial and retry_history)."""
+    out: set[Any] = set()
+    for t in trials:
+        out.add(t.user_attrs.get("retry_of"))
+        out.add(t.system_attrs.get("failed_trial"))
+        out.update(t.system_attrs.get("retry_history") or ())
+    out.discard(None)
+    return out
 
 
 def _counts(t: Any, retried: set[Any]) -> bool:
     """Whether a trial counts toward n_trials: not an interrupted (retried) one, not a surplus one."""
     reason = t.user_attrs.get("fail_reason")
-    if t.state == TrialState.FAIL and (reason in (INTERRUPTED, SURPLUS) or t.number in retried):
+    if reason == SURPLUS:  # stood down before training, whatever state a crash left it in
+        return False
+    if t.state == TrialState.FAIL and (reason == INTERRUPTED or t.number in retried):
         return False
     return not (t.state == TrialState.RUNNING and reason == INTERRUPTED)
 

@@ -494,11 +494,12 @@ def finish_study(cfg: SweepConfig, space: Any, study: Any) -> None:
         return
     columns, rows = study_table(study)
     from sweep.results import best_trial
+    from sweep.study import counts
 
     best = best_trial(study)
+    c = counts(study)  # interrupted (retried) and surplus trials are rows of the table, not counted
     summary = {"best_trial": best.number if best else None, "best_eval_loss": best.value if best else None,
-               "n_trials": len(rows), **{f"n_{s.lower()}": sum(1 for r in rows if r[1] == s)
-                                         for s in ("COMPLETE", "PRUNED", "FAIL")}}
+               "n_trials": len(rows), **{f"n_{s.lower()}": c[s] for s in ("COMPLETE", "PRUNED", "FAIL")}}
     if best is not None:
         summary.update({f"best/{k}": _scalar(v) for k, v in best.params.items()})
     config = scrub({"study_name": cfg.study_name, "model": cfg.model.name, "objective": cfg.objective,

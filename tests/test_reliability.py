@@ -256,3 +256,49 @@ def test_processes_on_two_machines_never_run_more_than_n_trials(tmp_path, monkey
     # the retry it drew is waiting again, with the same settings
     (waiting,) = [t for t in st.get_trials(deepcopy=False) if t.state == TrialState.WAITING]
     assert waiting.system_attrs["fixed_params"] == surplus.params and waiting.user_attrs["retry_of"] == 8
+    from sweep import report
+
+    assert "surplus (never run)" in report.render(st, cfg)  # shown apart from failed trials
+
+
+def test_every_attempt_of_a_heartbeat_retry_chain_is_not_counted():
+    """Optuna's retry callback copies the failed trial's attrs: a retry of a retry still names
+    the original in failed_trial, and the earlier attempts in retry_history."""
+    from optuna.distributions import FloatDistribution
+
+    from sweep import study
+
+    st = optuna.create_study()
+    dist = {"x": FloatDistribution(0, 1)}
+
+    def add(state, number_attrs):
+        st.add_trial(optuna.trial.create_trial(state=state, params={"x": 0.5}, distributions=dist,
+                                               system_attrs=number_attrs, value=1.0 if state.name == "COMPLETE" else None))
+
+    add(TrialState.FAIL, {})  # 0: went stale
+    add(TrialState.FAIL, {"failed_trial": 0, "retry_history": [0]})  # 1: its retry, stale too
+    add(TrialState.COMPLETE, {"failed_trial": 0, "retry_history": [0, 1]})  # 2: the retry that ran
+    add(TrialState.COMPLETE, {})  # 3
+    c = study.counts(st)
+    assert (c["COMPLETE"], c["FAIL"], c["finished"]) == (2, 0, 2)
+
+
+def test_telling_an_enqueued_trial_under_the_grid_sampler_does_not_crash():
+    """GridSampler.after_trial reads a grid_id that an enqueued retry lacks (KeyError) once one
+    grid point is left; the state is stored before that, and the sweep must go on."""
+    from sweep.executors import _tell
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    st = optuna.create_study(sampler=optuna.samplers.GridSampler({"x": [1, 2, 3]}, seed=0))
+    t0 = st.ask()
+    x0 = t0.suggest_categorical("x", [1, 2, 3])
+    t1 = st.ask()
+    t1.suggest_categorical("x", [1, 2, 3])
+    st.tell(t1, 1.0)
+    st._storage.set_trial_state_values(t0._trial_id, TrialState.FAIL)  # interrupted
+    st.enqueue_trial({"x": x0}, user_attrs={"retry_of": 0})
+    t2 = st.ask()
+    t2.suggest_categorical("x", [1, 2, 3])
+    assert "grid_id" not in st._storage.get_trial_system_attrs(t2._trial_id)
+    frozen = _tell(st, t2._trial_id, t2.number, 2.0, TrialState.COMPLETE)
+    assert frozen.state == TrialState.COMPLETE and frozen.value == 2.0

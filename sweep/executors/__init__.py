@@ -97,15 +97,13 @@ def claim(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]] | None:
         if not over_budget(ctx.study, trial.number, ctx.cfg.n_trials):
             return trial, params
     # another process (another machine) asked the study's last trial at the same moment
-    trial.set_user_attr("fail_reason", SURPLUS)
-    if "retry_of" in trial.user_attrs:  # an interrupted trial's retry: keep it for the next run
-        ctx.study.enqueue_trial(params, user_attrs={"retry_of": trial.user_attrs["retry_of"]},
-                                skip_if_exists=False)
-    try:
-        ctx.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-    except RuntimeError as exc:  # GridSampler.after_trial calls study.stop(); the state is stored
-        if "Study.stop" not in str(exc):
-            raise
+    trial.set_user_attr("fail_reason", SURPLUS)  # from here it never counts, even if left RUNNING
+    frozen = _tell(ctx.study, trial._trial_id, trial.number, None, TrialState.FAIL)
+    if "fixed_params" in frozen.system_attrs:  # an enqueued configuration (a retry): keep it queued
+        keep = {k: frozen.user_attrs[k] for k in ("retry_of", "enqueued") if k in frozen.user_attrs}
+        if "retry_of" not in keep and frozen.system_attrs.get("failed_trial") is not None:
+            keep["retry_of"] = frozen.system_attrs["failed_trial"]  # an Optuna heartbeat retry
+        ctx.study.enqueue_trial(frozen.params, user_attrs=keep, skip_if_exists=False)  # as drawn
     print(f"trial {trial.number} not run: another process started the study's last trial at the same time",
           file=sys.stderr)
     return None
@@ -157,6 +155,22 @@ def execute(cfg: SweepConfig, space: SearchSpace, trial_id: int, params: dict[st
     return outcome
 
 
+def _tell(study: optuna.Study, trial_id: int, number: int, value: float | None,
+          state: TrialState) -> optuna.trial.FrozenTrial:
+    """`study.tell`, tolerant of GridSampler.after_trial, which runs after the state is stored and
+    calls study.stop() outside optimize (RuntimeError) or reads a grid_id an enqueued trial lacks
+    (KeyError)."""
+    try:
+        return study.tell(number, value, state=state, skip_if_finished=True)
+    except RuntimeError as exc:
+        if "Study.stop" not in str(exc):
+            raise
+    except KeyError as exc:
+        if "grid_id" not in str(exc):
+            raise
+    return study._storage.get_trial(trial_id)
+
+
 def tell(ctx: SweepContext, trial: optuna.Trial | int, outcome: Outcome) -> optuna.trial.FrozenTrial:
     """Record an outcome on the study (the single source of truth) and refresh outputs."""
     study = ctx.study
@@ -176,13 +190,7 @@ def tell(ctx: SweepContext, trial: optuna.Trial | int, outcome: Outcome) -> optu
         study._storage.set_trial_user_attr(trial_id, "fail_reason" if outcome.state == "FAIL" else "prune_reason",
                                            outcome.reason)
     state = TrialState[outcome.state]
-    try:
-        frozen = study.tell(number, outcome.value if state == TrialState.COMPLETE else None,
-                            state=state, skip_if_finished=True)
-    except RuntimeError as exc:  # GridSampler.after_trial calls study.stop(); the state is stored
-        if "Study.stop" not in str(exc):
-            raise
-        frozen = study._storage.get_trial(trial_id)
+    frozen = _tell(study, trial_id, number, outcome.value if state == TrialState.COMPLETE else None, state)
     ctx.progress.trial_finished(number, outcome.state, outcome.value, outcome.reason)
     ctx.on_trial_end(frozen)
     return frozen
