@@ -334,3 +334,18 @@ def test_storage_proxy_switch(overrides, nodes, expect, tmp_path):
         assert isinstance(port, int) and port > 0
     else:
         assert port == expect
+
+
+def test_workers_of_a_joined_cluster_get_secrets_only_where_needed(tmp_path):
+    from sweep.executors.ray import worker_env
+
+    env = {"WANDB_API_KEY": "k" * 40, "HF_TOKEN": "hf_secret", "WANDB_PROJECT": "p", "SWEEP_FAULT_X": "1",
+           "HF_HOME": "/cache", "SWEEP_DB_PASSWORD": "pw", "PATH": "/bin"}
+    base = [f"output_dir={tmp_path}"]
+    tiny = worker_env(load_config(base), env)  # tiny local model, no tracker
+    assert tiny == {"WANDB_PROJECT": "p", "SWEEP_FAULT_X": "1", "HF_HOME": "/cache"}
+    online = worker_env(load_config([*base, "tracker=wandb", "tracker.mode=online"]), env)
+    assert online["WANDB_API_KEY"] == env["WANDB_API_KEY"] and "HF_TOKEN" not in online
+    hub = worker_env(load_config([*base, "model=llama"]), env)
+    assert hub["HF_TOKEN"] == "hf_secret" and "WANDB_API_KEY" not in hub
+    assert all("SWEEP_DB_PASSWORD" not in e for e in (tiny, online, hub))

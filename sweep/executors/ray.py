@@ -266,8 +266,21 @@ def start_storage_proxy(cfg: SweepConfig, storage: Any, ray: Any, port: int) -> 
     return server, f"grpc://{ray.util.get_node_ip_address()}:{port}"
 
 
-def worker_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith(FORWARD_ENV_PREFIXES)}
+def worker_env(cfg: SweepConfig, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The driver's SWEEP_*, WANDB_*, HF_* and TRANSFORMERS_* variables for the workers of a
+    joined cluster (a runtime_env, which the cluster's dashboard can show). Secrets go only where
+    the trial needs them: the W&B key when it logs to W&B online, the HF token when the model
+    comes from the hub; other variables named like a secret stay here."""
+    from sweep.tracking import SECRET_ENV_NAME, resolve_mode
+
+    env = dict(os.environ) if env is None else env
+    needed: set[str] = set()
+    if cfg.tracker.name == "wandb" and resolve_mode(cfg.tracker, env) == "online":
+        needed.add("WANDB_API_KEY")
+    if cfg.model.tiny is None and not cfg.model.path:
+        needed |= {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"}
+    return {k: v for k, v in env.items()
+            if k.startswith(FORWARD_ENV_PREFIXES) and (k in needed or not SECRET_ENV_NAME.search(k))}
 
 
 def collect(ray: Any, ref: Any) -> tuple[Outcome, bytes | None]:
@@ -322,7 +335,7 @@ class RayExecutor:
             (cfg.study_dir / DRIVER_TOKEN).write_text(token)
             # A Ray started here inherited this environment; forward it only where it may differ
             # (a joined cluster, a Ray started earlier): a runtime_env costs ~0.5 s per worker.
-            env = {} if started == "local" else worker_env()
+            env = {} if started == "local" else worker_env(cfg)
             self._loop(ctx, ray, worker_cfg, planner, token, env)
         finally:
             if server is not None:
