@@ -81,9 +81,6 @@ class _OomView:
                 out.append(t)
         return out
 
-    def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[Any]:
-        return self._get_trials(deepcopy=deepcopy, states=states)
-
 
 class OomAwareTPESampler(optuna.samplers.TPESampler):
     """Optuna's TPE, except that a trial that ran out of memory even at micro batch 1 counts.

@@ -62,24 +62,18 @@ def test_peft_is_never_refused(monkeypatch):
     assert backends.resolve_name("peft") == "peft"
 
 
-def test_unsloth_without_gpu_is_refused(monkeypatch):
-    monkeypatch.setattr(backends, "cuda_available", lambda: False)
-    monkeypatch.setattr(backends, "unsloth_installed", lambda: True)
+@pytest.mark.parametrize(("cuda", "installed", "hint"), [
+    (False, True, "CUDA"),  # no GPU
+    (True, False, "pip install -e .[unsloth]"),  # no package
+])
+def test_unsloth_without_gpu_or_package_is_refused(monkeypatch, cuda, installed, hint):
+    monkeypatch.setattr(backends, "cuda_available", lambda: cuda)
+    monkeypatch.setattr(backends, "unsloth_installed", lambda: installed)
     with pytest.raises(ConfigError) as err:
         backends.resolve_name("unsloth")
     (problem,) = err.value.problems
     assert (problem.key, problem.value) == ("backend", "unsloth")
-    assert "CUDA" in problem.fix and "backend=peft" in problem.fix
-
-
-def test_unsloth_without_package_is_refused(monkeypatch):
-    monkeypatch.setattr(backends, "cuda_available", lambda: True)
-    monkeypatch.setattr(backends, "unsloth_installed", lambda: False)
-    with pytest.raises(ConfigError) as err:
-        backends.resolve_name("unsloth")
-    (problem,) = err.value.problems
-    assert (problem.key, problem.value) == ("backend", "unsloth")
-    assert "pip install -e .[unsloth]" in problem.fix and "backend=peft" in problem.fix
+    assert hint in problem.fix and "backend=peft" in problem.fix
 
 
 def test_cli_refuses_unsloth_without_gpu_before_writing_anything(tmp_path):
