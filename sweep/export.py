@@ -341,7 +341,8 @@ def to_yaml(cfg: dict[str, Any], header: str = "") -> str:
 
 
 def base_model_of(model: dict[str, Any]) -> str:
-    """What Axolotl loads: the hub id, or the absolute local folder (tiny presets: built once)."""
+    """What Axolotl loads: the hub id, or the absolute local folder (tiny presets: built once;
+    packaged GGUF presets: the converted HF folder in the model cache)."""
     from sweep import models
     from sweep.config import ModelConfig, build
 
@@ -352,6 +353,8 @@ def base_model_of(model: dict[str, Any]) -> str:
         return str(models.ensure_tiny(m).resolve())
     if m.path:
         return str(Path(m.path).expanduser().resolve())
+    if m.gguf is not None:
+        return str(models.resolve(m))
     if m.hub_id:
         return m.hub_id
     raise ConfigError(Problem("model", m.name, "set model.hub_id or model.path"))

@@ -32,6 +32,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from sweep.models import auto_dtype
+
 MIB = 2**20
 CUDA_CONTEXT_MB = 512.0  # CUDA context + cuBLAS workspace: real GPU memory, not in the allocator's stats
 ALLOCATOR_MARGIN = 0.10  # caching-allocator fragmentation on top of the live-tensor peak
@@ -324,7 +326,7 @@ class Planner:
         cfg = self.cfg
         dtype = cfg.model.dtype
         if dtype == "auto":
-            dtype = "bfloat16" if self.gpu_memory_mb else "float32"  # as sweep.backends.peft picks it
+            dtype = auto_dtype(bool(self.gpu_memory_mb))  # as sweep.backends.peft picks it
         targets = tuple(cfg.model.target_modules.get(params.target_modules, ALL_LINEAR))
         return TrainShape(micro_batch_size=micro, seq_len=cfg.data.max_seq_len, lora_r=params.lora_r,
                           target_modules=targets, dtype=dtype,

@@ -3,8 +3,11 @@
 Tiny presets (`tiny_llama`, `tiny_qwen`, `tiny_mistral`) are the real Llama / Qwen2 / Mistral
 architectures at toy size, built deterministically (fixed seed) with a byte-level BPE tokenizer
 trained in-process on the shipped sample data, saved as a normal HF model folder in the cache
-and then loaded through the same `from_pretrained` path as a hub model. Real presets are hub
-ids; one that is neither cached nor downloadable stops before any work with one line.
+and then loaded through the same `from_pretrained` path as a hub model. Packaged presets
+(`smollm2`) are a GGUF file inside a pip package, converted once into the cache
+(`sweep.gguf_models`). Real presets are hub ids; one that is neither cached nor downloadable
+stops before any work with one line. `fingerprint` says what a model's content is, so a study
+never resumes on other weights under the same preset name.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
+from sweep import gguf_models
 from sweep.config import REPO_ROOT, ModelConfig, TinyArch, to_plain
 from sweep.errors import ConfigError, Problem
 from sweep.templates import SPECIAL_TOKENS, TEMPLATES
@@ -139,7 +144,36 @@ def resolve(model: ModelConfig) -> str:
             raise ConfigError(Problem("model.path", model.path,
                                       "no config.json there; point it at a HF model folder"))
         return str(Path(model.path).resolve())
+    if model.gguf is not None:
+        return str(gguf_models.ensure_converted(model, cache_dir())[0])
     return _check_hub(model)
+
+
+def fingerprint(model: ModelConfig, location: str) -> str:
+    """What the model's content is, cheaply: the GGUF's sha256 for a packaged preset; for a local
+    folder (tiny, converted or `model.path`) a hash of its config, tokenizer files and each weight
+    file's name, size, first and last MiB; for a hub id, the id and the cached snapshot's commit."""
+    folder = Path(location)
+    if model.gguf is not None and not model.path:
+        marker = gguf_models.read_marker(folder) or {}
+        return f"gguf-sha256:{marker.get('gguf_sha256')}"
+    if not folder.is_dir():
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(location, "config.json", revision=model.revision)
+        commit = Path(cached).parent.name if isinstance(cached, str) else model.revision
+        return f"hub:{location}@{commit}"
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.iterdir() if p.is_file()):
+        h.update(f.name.encode())
+        size = f.stat().st_size
+        h.update(str(size).encode())
+        with open(f, "rb") as fh:
+            h.update(fh.read(1 << 20))
+            if size > 2 << 20:
+                fh.seek(-(1 << 20), os.SEEK_END)
+                h.update(fh.read(1 << 20))
+    return f"folder:{h.hexdigest()[:16]}"
 
 
 def _check_hub(model: ModelConfig) -> str:
@@ -191,6 +225,25 @@ def _hub_unreachable(timeout_s: float = 3.0) -> str | None:
     except OSError as exc:
         return f"{host}:{port}: {exc.strerror or type(exc).__name__}"
     return None
+
+
+def cpu_bf16_native() -> bool:
+    """True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX). There bfloat16 weights
+    train a real model ~1.5x faster than float32; without it (e.g. an AVX2-only AMD EPYC) torch
+    emulates bf16 matmuls, 6.4x slower than float32 (benchmarks/cpu_real_model.py)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"\b(avx512_bf16|amx_bf16)\b", flags) is not None
+
+
+def auto_dtype(on_cuda: bool, cuda_bf16: bool = True) -> str:
+    """What `dtype: auto` means: bfloat16 on a GPU that has it (else float16); on CPU bfloat16
+    only where the CPU has it natively, else float32."""
+    if on_cuda:
+        return "bfloat16" if cuda_bf16 else "float16"
+    return "bfloat16" if cpu_bf16_native() else "float32"
 
 
 def count_parameters(model) -> tuple[int, int]:

@@ -124,6 +124,8 @@ def settings(cfg: SweepConfig, space: SearchSpace, trial: FrozenTrial) -> dict[s
             "max_steps": a.get("total_steps", p.max_steps), "num_epochs": p.num_epochs,
             "eval_every": cfg.train.eval_every,
             "gradient_checkpointing": cfg.train.gradient_checkpointing,
+            "num_threads": cfg.train.num_threads,
+            "eval_batch_size": cfg.train.eval_batch_size,
             "chat_template": p.chat_template or cfg.data.chat_template,
             "orpo_lambda": p.orpo_lambda if cfg.objective == "orpo" else None,
             "seed": cfg.seed,

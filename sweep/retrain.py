@@ -93,7 +93,8 @@ def config_from_settings(settings: dict[str, Any], out: Path, backend: str | Non
         "tracker": {"name": "none"},
         "backend": {"name": backend or settings.get("backend") or "auto"},
         # the micro batch the trial ended with: no OOM fallback to repeat
-        "train": {key: train[key] for key in ("micro_batch_size", "eval_every", "gradient_checkpointing")
+        "train": {key: train[key] for key in ("micro_batch_size", "eval_every", "gradient_checkpointing",
+                                              "num_threads", "eval_batch_size")
                   if train.get(key) is not None},
         "eval": {"behaviour": False},
         "objective": settings.get("objective", "sft"),

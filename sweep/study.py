@@ -21,7 +21,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from sweep.config import SweepConfig
+from sweep import models
+from sweep.config import SweepConfig, to_plain
 from sweep.errors import ConfigError, Problem
 from sweep.search_space import SearchSpace
 
@@ -219,14 +220,16 @@ def load_existing(cfg: SweepConfig) -> optuna.Study | None:
 
 # --------------------------------------------------------------------------- bookkeeping
 
-IDENTITY_KEYS = ("model", "data", "objective", "seed", "eval_every", "search_space_content")
+IDENTITY_KEYS = ("model", "model_content", "data", "objective", "seed", "eval_every", "search_space_content")
 
 
 def identity(cfg: SweepConfig, space: SearchSpace) -> dict[str, Any]:
-    """What must not change when a study is resumed (else results are not comparable)."""
-    from sweep.config import to_plain
-
-    return {"model": cfg.model.name, "data": json.dumps(to_plain(cfg.data), sort_keys=True),
+    """What must not change when a study is resumed (else results are not comparable). The model
+    counts by content (`models.fingerprint`), not only by preset name: another folder behind
+    `model.path` or another GGUF under the same name is another model."""
+    content = models.fingerprint(cfg.model, models.resolve(cfg.model))
+    return {"model": cfg.model.name, "model_content": content,
+            "data": json.dumps(to_plain(cfg.data), sort_keys=True),
             "objective": cfg.objective, "seed": cfg.seed, "eval_every": cfg.train.eval_every,
             "search_space_content": json.dumps(space.to_dict(), sort_keys=True, default=str)}
 
@@ -239,6 +242,7 @@ def check_resumable(study: optuna.Study, cfg: SweepConfig, space: SearchSpace) -
     for key in IDENTITY_KEYS:
         if key in stored and stored.get(key) != now.get(key):
             shown = {"search_space_content": "search space", "data": "data settings",
+                     "model_content": "model content (other weights under the same preset name)",
                      "eval_every": "train.eval_every"}.get(key, key)
             raise ConfigError(Problem("study_name", cfg.study_name,
                                       f"this study exists with a different {shown} "

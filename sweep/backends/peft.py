@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from sweep.models import auto_dtype
+
 
 @dataclass(frozen=True)
 class LoraSettings:
@@ -22,9 +24,8 @@ class LoraSettings:
 
 def torch_dtype(name: str, device: torch.device) -> torch.dtype:
     if name == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
+        cuda = device.type == "cuda"
+        return getattr(torch, auto_dtype(cuda, cuda and torch.cuda.is_bf16_supported()))
     return getattr(torch, name)
 
 
