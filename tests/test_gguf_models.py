@@ -151,3 +151,18 @@ def test_a_failed_conversion_leaves_nothing_in_the_cache(smollm2, tmp_path, monk
     with pytest.raises(ConfigError, match="No space left on device"):
         gguf_models.ensure_converted(cfg.model, cache)
     assert not any(cache.iterdir())  # the temporary folder is gone, no target folder
+
+
+def test_resuming_with_other_weights_behind_the_same_model_name_is_refused(tmp_path):
+    """`model.path` can change under the same preset name: the study identity counts content."""
+    from tests.conftest import run_cli, tiny_overrides
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(models.ensure_tiny(load_config(["model=tiny_llama"]).model), a)
+    shutil.copytree(models.ensure_tiny(load_config(["model=tiny_mistral"]).model), b)
+    first = run_cli("sweep", tiny_overrides(tmp_path, "model=llama", f"model.path={a}", "n_trials=1",
+                                            "executor=inline"))
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = run_cli("sweep", tiny_overrides(tmp_path, "model=llama", f"model.path={b}", "executor=inline"))
+    assert again.returncode == 2, again.stderr[-2000:]
+    assert "different model content" in again.stderr
