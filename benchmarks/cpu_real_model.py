@@ -120,13 +120,23 @@ def one_hf(dtype: str, threads: int, steps: int, micro: int) -> dict[str, Any]:
 
 
 def one_estimate(dtype: str, micro: int) -> dict[str, Any]:
-    from sweep import memory
+    """The plan at data.max_seq_len (before) and at the data's longest example (what the engine
+    now passes), next to the process's resident memory before training (libraries, tokenizer)."""
+    import resource
+
+    from sweep import engine, memory
     from sweep.config import load_config
 
-    cfg = load_config([*BASE, f"model.dtype={dtype}", f"train.micro_batch_size={micro}"])
-    planner = memory.Planner(cfg, gpu_memory_mb=None)
-    est = memory.estimate(planner.dims, planner.shape(_params(1), micro))
-    return {"estimate_mb": round(est.peak_mb, 1)}
+    cfg = load_config([*BASE, f"model.dtype={dtype}", f"train.micro_batch_size={micro}",
+                       "search_space=cpu_demo"])
+    longest = engine.preflight(cfg, engine.load_space(cfg))
+    old = memory.Planner(cfg, gpu_memory_mb=None)
+    new = memory.Planner(cfg, gpu_memory_mb=None, seq_len=longest)
+    p = _params(1)
+    return {"estimate_mb_at_max_seq_len": round(memory.estimate(old.dims, old.shape(p, micro)).peak_mb, 1),
+            "estimate_mb": round(memory.estimate(new.dims, new.shape(p, micro)).peak_mb, 1),
+            "longest_example_tokens": longest, "max_seq_len": cfg.data.max_seq_len,
+            "rss_before_training_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
 def _child(kind: str, **kw: Any) -> dict[str, Any]:
@@ -193,9 +203,13 @@ def main(argv: list[str] | None = None) -> int:
         est = _child("estimate", dtype=dtype, micro=a.micro)
         measured = rec["runs"][f"ours {dtype} 1t"]["peak_memory_mb"]
         rec[f"memory {dtype}"] = {**est, "measured_peak_rss_mb": measured,
-                                  "estimate_over_measured": round(est["estimate_mb"] / measured, 2)}
-        print(f"memory {dtype}: estimate {est['estimate_mb']:.0f} MB, measured peak RSS {measured:.0f} MB "
-              f"({est['estimate_mb'] / measured:.2f}x)", flush=True)
+                                  "estimate_over_measured": round(est["estimate_mb"] / measured, 2),
+                                  "before_over_measured": round(est["estimate_mb_at_max_seq_len"] / measured, 2)}
+        print(f"memory {dtype}: estimate {est['estimate_mb']:.0f} MB at the longest example "
+              f"({est['longest_example_tokens']} tokens; {est['estimate_mb_at_max_seq_len']:.0f} MB at "
+              f"max_seq_len {est['max_seq_len']}), measured peak RSS {measured:.0f} MB "
+              f"({est['estimate_mb'] / measured:.2f}x; before {est['estimate_mb_at_max_seq_len'] / measured:.2f}x)",
+              flush=True)
     rec["load_after"] = os.getloadavg()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(rec, indent=1) + "\n")

@@ -39,8 +39,11 @@ def load_space(cfg: SweepConfig) -> SearchSpace:
     return search_space.load(cfg.search_space, cli_fixed=cfg.fixed, targets=cfg.model.target_modules.keys())
 
 
-def preflight(cfg: SweepConfig, space: SearchSpace) -> None:
-    """Every check that can fail on user input, before anything is written to the study folder."""
+def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
+    """Every check that can fail on user input, before anything is written to the study folder.
+
+    Returns the longest encoded example (tokens, any template the space can pick): trials pad a
+    micro batch to its longest example, so this, not `data.max_seq_len`, sizes the memory plan."""
     from sweep import tracking
 
     backends.resolve_name(cfg.backend.name)
@@ -68,12 +71,13 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> None:
                                       "(GPU installs); use adamw_torch"))
     train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
     location = models.resolve(cfg.model)
-    _check_encoding(cfg, space, location, train_rows, eval_rows)
+    longest = _check_encoding(cfg, space, location, train_rows, eval_rows)
     if cfg.eval.behaviour:
         from sweep import behaviour
 
         behaviour.check_inputs(cfg)
     _check_disk(cfg)
+    return longest
 
 
 def _check_qlora_here() -> None:
@@ -100,8 +104,9 @@ def _possible(space: SearchSpace, name: str) -> set[Any]:
     return {space.fixed.get(name, getattr(TrialParams(), name))}
 
 
-def _check_encoding(cfg: SweepConfig, space: SearchSpace, location: str, train_rows, eval_rows) -> None:
-    """Encode the data with every chat template the space can pick (catches length problems)."""
+def _check_encoding(cfg: SweepConfig, space: SearchSpace, location: str, train_rows, eval_rows) -> int:
+    """Encode the data with every chat template the space can pick (catches length problems);
+    returns the longest encoded sequence."""
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(location, trust_remote_code=cfg.model.trust_remote_code,
@@ -111,13 +116,18 @@ def _check_encoding(cfg: SweepConfig, space: SearchSpace, location: str, train_r
     for p in space.params:
         if p.name == "chat_template":
             names = set(p.choices)
+    longest = 1
     for name in sorted(n for n in names if n):
         tok.chat_template = own
         tpl = templates.apply_template(tok, name)
         if cfg.data.format in ("chat", "preference") and not tok.chat_template:
             raise ConfigError(Problem("data.chat_template", name, "the tokenizer has no chat template; "
                                       "name one (chatml, llama3, ...)"))
-        data.encode_splits(data.Encoder(tok, cfg.data, tpl.end_of_turn), cfg.objective, train_rows, eval_rows)
+        train, evals = data.encode_splits(data.Encoder(tok, cfg.data, tpl.end_of_turn), cfg.objective,
+                                          train_rows, eval_rows)
+        longest = max(longest, *(len(e[k]) for e in train + evals
+                                 for k in ("input_ids", "rejected_input_ids") if k in e))
+    return longest
 
 
 def _check_disk(cfg: SweepConfig) -> None:
@@ -154,7 +164,7 @@ def open_study(cfg: SweepConfig, space: SearchSpace) -> optuna.Study:
 
 def run(cfg: SweepConfig) -> SweepSummary:
     space = load_space(cfg)
-    preflight(cfg, space)
+    longest = preflight(cfg, space)
     st = open_study(cfg, space)
     with study.study_lock(cfg):
         recovered = study.recover_interrupted(st)
@@ -172,7 +182,7 @@ def run(cfg: SweepConfig) -> SweepSummary:
 
     # memory_cap: the largest micro batch whose estimated peak fits the GPU (None without one)
     ctx = executors.SweepContext(cfg=cfg, space=space, study=st, progress=progress, on_trial_end=on_trial_end,
-                                 memory_cap=memory.Planner(cfg))
+                                 memory_cap=memory.Planner(cfg, seq_len=longest))
     executors.get(executors.resolve_name(cfg)).run(ctx)
     with study.study_lock(cfg):
         results.refresh(cfg, space, st)

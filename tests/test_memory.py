@@ -162,10 +162,35 @@ def test_planner_on_a_gpu_caps_micro_batch_and_packs_small_trials(tmp_path):
 
 
 def test_planner_reads_gpu_memory_from_config(tmp_path):
-    planner = Planner(_cfg(tmp_path, "executor.gpu_memory_gb=24"), dims=LLAMA_1B)
+    from sweep.models import cpu_bf16_native
+
+    planner = Planner(_cfg(tmp_path, "executor.gpu_memory_gb=24", "model.dtype=auto"), dims=LLAMA_1B)
     assert planner.gpu_memory_mb == 24 * GIB
     assert planner.shape(TrialParams(), 1).dtype == "bfloat16"
+    on_cpu = Planner(_cfg(tmp_path, "model.dtype=auto"), gpu_memory_mb=None, dims=LLAMA_1B)
+    assert on_cpu.shape(TrialParams(), 1).dtype == ("bfloat16" if cpu_bf16_native() else "float32")
     assert Planner(_cfg(tmp_path), gpu_memory_mb=None, dims=LLAMA_1B).shape(TrialParams(), 1).dtype == "float32"
+
+
+def test_planner_sizes_by_the_longest_example_not_max_seq_len(tmp_path):
+    cfg = _cfg(tmp_path, "data.max_seq_len=256")
+    assert Planner(cfg, gpu_memory_mb=None, dims=LLAMA_1B).shape(TrialParams(), 4).seq_len == 256
+    assert Planner(cfg, gpu_memory_mb=None, dims=LLAMA_1B, seq_len=73).shape(TrialParams(), 4).seq_len == 73
+    assert Planner(cfg, gpu_memory_mb=None, dims=LLAMA_1B, seq_len=999).shape(TrialParams(), 4).seq_len == 256
+
+
+def test_preflight_returns_the_longest_encoded_example(tmp_path):
+    from transformers import AutoTokenizer
+
+    from sweep import data, engine, models, templates
+
+    cfg = _cfg(tmp_path, "search_space=quick")
+    longest = engine.preflight(cfg, engine.load_space(cfg))
+    tok = AutoTokenizer.from_pretrained(models.resolve(cfg.model))
+    tpl = templates.apply_template(tok, cfg.data.chat_template)
+    train, evals = data.encode_splits(data.Encoder(tok, cfg.data, tpl.end_of_turn), "sft",
+                                      *data.load_splits(cfg.data, cfg.seed))
+    assert longest == max(len(e["input_ids"]) for e in train + evals) < cfg.data.max_seq_len
 
 
 class LiveTensorPeak:
