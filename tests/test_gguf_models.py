@@ -166,3 +166,40 @@ def test_resuming_with_other_weights_behind_the_same_model_name_is_refused(tmp_p
     again = run_cli("sweep", tiny_overrides(tmp_path, "model=llama", f"model.path={b}", "executor=inline"))
     assert again.returncode == 2, again.stderr[-2000:]
     assert "different model content" in again.stderr
+
+
+@pytest.mark.slow
+def test_a_smollm2_sweep_exports_for_axolotl_and_retrains_to_the_same_loss(smollm2, tmp_path):
+    """The real model end to end, at a tiny budget: sweep -> best.yaml -> `sweep.train` gives the
+    trial's eval loss again; axolotl.yaml names the converted folder and Axolotl's validator
+    accepts it (and keeps every key)."""
+    import yaml
+
+    from tests.conftest import run_cli
+    from tests.test_export import AXOLOTL_PY, VALIDATOR
+
+    folder, _ = smollm2
+    args = ["model=smollm2", f"output_dir={tmp_path}", "study_name=real", "n_trials=1", "executor=inline",
+            "search_space=cpu_demo", "+fixed.max_steps=2", "train.eval_every=2", "data.max_eval_examples=4",
+            "data.max_train_examples=16", "eval.behaviour=false", "train.num_threads=1", "train.micro_batch_size=4"]
+    sweep = run_cli("sweep", args)
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    study = tmp_path / "real"
+    exported = yaml.safe_load((study / "axolotl.yaml").read_text())
+    assert exported["base_model"] == str(folder)
+    best = yaml.safe_load((study / "best.yaml").read_text())
+    retrain = run_cli("sweep.train", [f"from={study / 'best.yaml'}", f"out={tmp_path / 'again'}"])
+    assert retrain.returncode == 0, retrain.stderr[-3000:]
+    again = yaml.safe_load((tmp_path / "again" / "retrain.yaml").read_text())
+    assert again["retrain"]["final_eval_loss"] == pytest.approx(best["value"], abs=1e-6)
+    if not AXOLOTL_PY.exists():
+        pytest.skip("Axolotl's venv is missing: run scripts/setup_axolotl_venv.sh")
+    env = {**os.environ, "AXOLOTL_DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    req = {"configs": {"smollm2": str(study / "axolotl.yaml")}, "tokenize": {}}
+    res = subprocess.run([str(AXOLOTL_PY), "-c", VALIDATOR], input=json.dumps(req), env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    verdict = json.loads(res.stdout.strip().splitlines()[-1])["configs"]["smollm2"]
+    for mode in ("plain", "gpu"):
+        assert "error" not in verdict[mode], verdict[mode]
+        assert verdict[mode]["dropped"] == [], verdict[mode]
