@@ -1,6 +1,6 @@
-"""`python -m sweep [key=value ...]`: compose the config with Hydra, run the sweep."""
+"""`python -m sweep [key=value ...]`: the sweep command (`sweep.commands.sweep`)."""
 
-from sweep.cli import main_sweep
+from sweep.commands.sweep import main
 
 if __name__ == "__main__":
-    main_sweep()
+    main()

@@ -19,7 +19,6 @@ initialisation, same example order, same micro batch (the one the trial ended wi
 
 from __future__ import annotations
 
-import sys
 import typing
 from pathlib import Path
 from typing import Any
@@ -202,50 +201,3 @@ def parse_args(args: list[str]) -> dict[str, str]:
         problems.add("from", None, "say which settings to retrain: from=<study folder>/best.yaml")
     problems.raise_if_any()
     return parsed
-
-
-def _number(parsed: dict[str, str], key: str, kind: type) -> Any:
-    if key not in parsed:
-        return None
-    try:
-        value = kind(parsed[key])
-    except ValueError:
-        raise ConfigError(Problem(key, parsed[key], f"must be a {'whole number' if kind is int else 'number'}")) from None
-    if value <= 0:
-        raise ConfigError(Problem(key, parsed[key], "must be > 0"))
-    return value
-
-
-def _main(args: list[str]) -> int:
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
-    from sweep.cli import quiet_libraries
-    from sweep.errors import OutOfMemoryAtMinimum, TrialDiverged
-
-    parsed = parse_args(args)
-    settings, path = load_settings(parsed["from"])
-    out = Path(parsed["out"]).expanduser() if parsed.get("out") else path.parent / "retrain"
-    quiet_libraries()
-    try:
-        ran = retrain(settings, out, max_steps=_number(parsed, "max_steps", int),
-                      num_epochs=_number(parsed, "num_epochs", float), backend=parsed.get("backend"))
-    except (TrialDiverged, OutOfMemoryAtMinimum) as exc:
-        print(f"retraining failed: {exc}", file=sys.stderr)
-        return 1
-    r = ran["retrain"]
-    was = f" (the trial: {r['trial_value']:.4f})" if isinstance(r["trial_value"], float) else ""
-    print(f"final eval loss {r['final_eval_loss']:.4f}{was} after {r['steps']} steps; "
-          f"adapter in {r['adapter']}")
-    return 0
-
-
-def main() -> None:
-    """Entry point of `python -m sweep.train from=<best.yaml> [max_steps=N] [out=DIR]`."""
-    from sweep.cli import guarded
-
-    guarded(_main)()
-
-
-if __name__ == "__main__":
-    main()

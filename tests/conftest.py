@@ -37,7 +37,7 @@ def _one_thread():
     import torch
 
     torch.set_num_threads(1)
-    from sweep.cli import quiet_libraries
+    from sweep.console import quiet_libraries
 
     quiet_libraries()
 

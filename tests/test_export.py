@@ -25,6 +25,7 @@ import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from sweep import data, export, results, search_space, templates
+from sweep.commands import export as export_command
 from sweep.config import load_config
 from sweep.errors import ConfigError
 from tests.conftest import REPO, run_cli, tiny_overrides
@@ -464,7 +465,7 @@ def test_export_cli(sweep_study, tmp_path):
 
 def test_export_command_picks_the_best_trial(sweep_study, capsys):
     (sweep_study.study_dir / "axolotl.yaml").unlink()
-    assert export._export([f"output_dir={sweep_study.output_dir}", "study_name=t"]) == 0
+    assert export_command.run([f"output_dir={sweep_study.output_dir}", "study_name=t"]) == 0
     assert capsys.readouterr().out.strip() == str(sweep_study.study_dir / "axolotl.yaml")
     best = yaml.safe_load((sweep_study.study_dir / "best.yaml").read_text())
     assert f"trial {best['trial']} (COMPLETE" in (sweep_study.study_dir / "axolotl.yaml").read_text()
@@ -474,5 +475,5 @@ def test_export_command_picks_the_best_trial(sweep_study, capsys):
                                        (["out="], "out")])
 def test_export_command_bad_input(sweep_study, args, key):
     with pytest.raises(ConfigError) as exc:
-        export._export([f"output_dir={sweep_study.output_dir}", "study_name=t", *args])
+        export_command.run([f"output_dir={sweep_study.output_dir}", "study_name=t", *args])
     assert _problem_keys(exc) == {key}

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from sweep import plan
+from sweep.commands import plan as plan_command
 from sweep.config import SEARCH_SPACE_DIR, load_config
 from sweep.engine import load_space
 from sweep.errors import ConfigError
@@ -23,7 +24,7 @@ USE_CASES = list(plan.USE_CASES)
 
 def printed_overrides(capsys, args: list[str]) -> list[str]:
     """Run the planner in-process and parse the one `python -m sweep ...` line it prints."""
-    assert plan._plan(args) == 0
+    assert plan_command.run(args) == 0
     lines = [ln.strip() for ln in capsys.readouterr().out.splitlines()
              if ln.strip().startswith("python -m sweep ")]
     assert len(lines) == 1, lines

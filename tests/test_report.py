@@ -15,6 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sweep import report
+from sweep.commands import report as report_command
 from sweep.config import load_config
 from sweep.search_space import load as load_space
 
@@ -132,7 +133,7 @@ def test_cli_rebuilds_the_report_from_storage(tmp_path):
 def test_cli_unknown_study_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["sweep.report", "study_name=nope", f"output_dir={tmp_path}"])
     with pytest.raises(SystemExit) as exc:
-        report.main()
+        report_command.main()
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "study_name='nope'" in err and "no such study" in err

@@ -12,6 +12,7 @@ import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from sweep import results, retrain, search_space
+from sweep.commands import train as train_command
 from sweep.config import load_config
 from sweep.errors import ConfigError
 from tests.conftest import run_cli, tiny_overrides
@@ -106,7 +107,7 @@ def test_bad_numbers_stop_before_training(study_dir, tmp_path):
     for arg, fix in (("max_steps=0", "must be > 0"), ("max_steps=2.5", "whole number"),
                      ("num_epochs=x", "must be a number")):
         with pytest.raises(ConfigError, match=fix):
-            retrain._main([f"from={study_dir}", arg, f"out={tmp_path / 'o'}"])
+            train_command.run([f"from={study_dir}", arg, f"out={tmp_path / 'o'}"])
     with pytest.raises(ConfigError, match="not both"):
-        retrain._main([f"from={study_dir}", "max_steps=3", "num_epochs=1", f"out={tmp_path / 'o'}"])
+        train_command.run([f"from={study_dir}", "max_steps=3", "num_epochs=1", f"out={tmp_path / 'o'}"])
     assert not (tmp_path / "o").exists()

@@ -98,7 +98,7 @@ def trial_worker(cfg: SweepConfig, space: Any, trial_id: int, number: int, param
 
     import ray
 
-    from sweep.cli import quiet_libraries
+    from sweep.console import quiet_libraries
 
     quiet_libraries()  # the driver's filters: no "Using an existing study" or FutureWarnings per trial
     node_id = ray.get_runtime_context().get_node_id()

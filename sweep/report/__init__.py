@@ -392,15 +392,12 @@ def inspect_lines(cfg: SweepConfig) -> list[str]:
     return lines + summary_lines(cfg)
 
 
-def _report(args: list[str]) -> int:
-    from sweep.config import compose, from_dict, redact_url
+def load_study(cfg: SweepConfig) -> optuna.Study:
+    """The existing study the config names; ConfigError when it cannot be opened or is missing."""
+    from sweep.config import redact_url
     from sweep.errors import ConfigError, Problem
     from sweep.study import load_existing
 
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__ or "")
-        return 0
-    cfg = from_dict(compose(args))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = load_existing(cfg)
@@ -413,17 +410,4 @@ def _report(args: list[str]) -> int:
         raise ConfigError(Problem("study_name", cfg.study_name,
                                   f"no such study in {redact_url(cfg.storage_url())}; pass the "
                                   "study_name and output_dir (or storage) the sweep ran with"))
-    path = write_report(cfg, study)
-    print(f"report: {path}")
-    return 0
-
-
-def main() -> None:
-    """`python -m sweep.report study_name=NAME [output_dir=DIR | storage=URL]`."""
-    from sweep.cli import guarded
-
-    guarded(_report)()
-
-
-if __name__ == "__main__":
-    main()
+    return study

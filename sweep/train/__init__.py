@@ -360,9 +360,3 @@ class Trainer:
         finally:
             self.model.train()
         return total / max(count, 1)
-
-
-if __name__ == "__main__":  # `python -m sweep.train from=<best.yaml>`
-    from sweep.retrain import main
-
-    main()

@@ -32,7 +32,7 @@ from typing import Any
 from sweep.config import CONF_DIR, SweepConfig, load_config
 from sweep.errors import ConfigError, Problem
 
-__all__ = ["COLUMNS", "parse_models", "resolve_preset", "run", "main"]
+__all__ = ["COLUMNS", "parse_models", "resolve_preset", "run"]
 
 COLUMNS = (
     "model", "preset", "method", "best_trial", "chat_template", "best_eval_loss", "accuracy",
@@ -224,7 +224,7 @@ def comparison_md(rows: list[dict[str, Any]], runs: list[ModelRun], space: str) 
 def run(models: list[str], overrides: list[str]) -> Path:
     """Sweep every model and write the comparison; returns the comparison folder."""
     from sweep import behaviour, engine
-    from sweep.cli import quiet_libraries
+    from sweep.console import quiet_libraries
     from sweep.results import atomic_write
 
     base = load_config(overrides)
@@ -256,22 +256,3 @@ def run(models: list[str], overrides: list[str]) -> Path:
     print("\n" + md, file=sys.stdout)
     print(f"comparison in {out / 'comparison.csv'} and {out / 'comparison.md'}", file=sys.stdout)
     return out
-
-
-def _compare(args: list[str]) -> int:
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
-    models, overrides = parse_models(args)
-    run(models, overrides)
-    return 0
-
-
-def main() -> None:
-    from sweep.cli import guarded
-
-    guarded(_compare)()
-
-
-if __name__ == "__main__":
-    main()

@@ -399,25 +399,7 @@ def write_axolotl(cfg: Any, space: Any, study: Any) -> None:
 # --------------------------------------------------------------------------- command line
 
 
-def _split_args(args: list[str]) -> tuple[list[str], int | None, Path | None]:
-    """Separate `trial=N` and `out=PATH` (ours) from the Hydra overrides."""
-    overrides, trial, out = [], None, None
-    for a in args:
-        key, _, value = a.partition("=")
-        if key == "trial":
-            if not value.isdigit():
-                raise ConfigError(Problem("trial", value, "give a trial number, e.g. trial=3"))
-            trial = int(value)
-        elif key == "out":
-            if not value:
-                raise ConfigError(Problem("out", value, "give a file path, e.g. out=/tmp/axolotl.yaml"))
-            out = Path(value).expanduser().resolve()
-        else:
-            overrides.append(a)
-    return overrides, trial, out
-
-
-def _study_inputs(args: list[str]) -> tuple[Any, Any, Any]:
+def study_inputs(args: list[str]) -> tuple[Any, Any, Any]:
     """(cfg, space, study) of an existing study, found by study_name/output_dir/storage."""
     import optuna
 
@@ -449,46 +431,28 @@ def _study_inputs(args: list[str]) -> tuple[Any, Any, Any]:
     return cfg, space, st
 
 
-def _export(args: list[str]) -> int:
-    if args and args[0] in ("-h", "--help"):
-        print("usage: python -m sweep.export study_name=NAME [output_dir=DIR] [storage=URL] "
-              "[trial=N] [out=PATH]\n  writes the best (or trial N's) settings as an Axolotl YAML "
-              "(default <output_dir>/<study_name>/axolotl.yaml)")
-        return 0
+def select_trial(cfg: Any, st: Any, number: int | None) -> Any:
+    """The trial to export: trial `number` (COMPLETE or PRUNED), else the best; ConfigError if none."""
     from optuna.trial import TrialState
 
     from sweep import results
 
-    overrides, number, out = _split_args(args)
-    cfg, space, st = _study_inputs(overrides)
     if number is None:
         trial = results.best_trial(st)
         if trial is None:
             raise ConfigError(Problem("study_name", cfg.study_name,
                                       "the study has no completed trial yet; run more trials or pass trial=N"))
-    else:
-        found = [t for t in st.get_trials(deepcopy=False) if t.number == number]
-        if not found:
-            raise ConfigError(Problem("trial", number, f"no such trial; the study has trials "
-                                      f"0..{len(st.get_trials(deepcopy=False)) - 1}"))
-        trial = found[0]
-        if trial.state not in (TrialState.COMPLETE, TrialState.PRUNED):
-            raise ConfigError(Problem("trial", number, f"trial {number} is {trial.state.name}; export "
-                                      "a COMPLETE (or PRUNED) trial"))
-    target = out or cfg.study_dir / "axolotl.yaml"
-    export_trial(cfg, space, trial, target)
-    print(target)
-    return 0
+        return trial
+    found = [t for t in st.get_trials(deepcopy=False) if t.number == number]
+    if not found:
+        raise ConfigError(Problem("trial", number, f"no such trial; the study has trials "
+                                  f"0..{len(st.get_trials(deepcopy=False)) - 1}"))
+    trial = found[0]
+    if trial.state not in (TrialState.COMPLETE, TrialState.PRUNED):
+        raise ConfigError(Problem("trial", number, f"trial {number} is {trial.state.name}; export "
+                                  "a COMPLETE (or PRUNED) trial"))
+    return trial
 
 
-def main() -> None:
-    """`python -m sweep.export study_name=NAME [output_dir=DIR] [trial=N] [out=PATH]`."""
-    from sweep.cli import guarded
-
-    guarded(_export)()
-
-
-__all__ = ["axolotl_config", "check_axolotl", "export_trial", "main", "to_yaml", "write_axolotl"]
-
-if __name__ == "__main__":
-    main()
+__all__ = ["axolotl_config", "check_axolotl", "export_trial", "select_trial", "study_inputs", "to_yaml",
+           "write_axolotl"]

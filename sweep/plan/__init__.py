@@ -483,24 +483,4 @@ def render(p: Plan) -> str:
     return "\n".join(lines)
 
 
-def _plan(args: list[str]) -> int:
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__)
-        print(f"use cases: {', '.join(USE_CASES)}; models: {', '.join(model_presets())}")
-        return 0
-    problems = Problems()
-    print(render(make_plan(parse_args(args, problems), problems)))
-    return 0
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: bad input -> one line on stderr, exit status 2."""
-    from sweep.cli import guarded
-
-    guarded(_plan if argv is None else (lambda _ignored: _plan(list(argv))))()
-
-
-__all__ = ["USE_CASES", "Plan", "UseCase", "main", "make_plan", "parse_args", "render"]
-
-if __name__ == "__main__":
-    main()
+__all__ = ["USE_CASES", "Plan", "UseCase", "make_plan", "parse_args", "render"]
