@@ -23,6 +23,10 @@ from typing import Any
 
 import yaml
 
+from sweep import data, models, templates
+from sweep.results import atomic_write
+from sweep.scoring import make_examples
+
 __all__ = ["task_name", "task_config", "write_task"]
 
 
@@ -58,16 +62,13 @@ def write_task(cfg: Any, eval_rows: Sequence[Any], chat_template: str | None = N
     """
     from transformers import AutoTokenizer
 
-    from sweep import behaviour, data, models, templates
-    from sweep.results import atomic_write
-
     location = models.resolve(cfg.model)
     adapter = cfg.study_dir / "best_adapter"
     source = adapter if (adapter / "tokenizer_config.json").is_file() else Path(location)
     tok = AutoTokenizer.from_pretrained(str(source), trust_remote_code=cfg.model.trust_remote_code)
     template = templates.apply_template(tok, chat_template or cfg.data.chat_template)
     encoder = data.Encoder(tok, cfg.data, template.end_of_turn)
-    examples = behaviour.make_examples(eval_rows, encoder)
+    examples = make_examples(eval_rows, encoder)
 
     out = cfg.study_dir / "lm_eval"
     name = task_name(cfg.study_name)

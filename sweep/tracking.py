@@ -468,7 +468,7 @@ def study_table(study: Any) -> tuple[list[str], list[list[Any]]]:
     """
     from optuna.trial import TrialState
 
-    from sweep.behaviour import ATTR_PREFIX, METRICS
+    from sweep.scoring import ATTR_PREFIX, METRICS
 
     trials = study.get_trials(deepcopy=False)
     params = sorted({k for t in trials for k in t.params})
@@ -543,7 +543,7 @@ def log_behaviour(cfg: SweepConfig, study: Any, subjects: Any) -> None:
     name = cfg.tracker.name
     if name == "none" or (name == "wandb" and resolve_mode(cfg.tracker) == "disabled"):
         return
-    from sweep.behaviour import judge
+    from sweep.scoring import judge
 
     by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
     try:

@@ -13,15 +13,15 @@ import pytest
 import torch
 import yaml
 
-from sweep import behaviour, engine, models, search_space, templates
-from sweep.behaviour import Example, Generation, judge, summarise
+from sweep import engine, generation, models, scoring, search_space, templates
 from sweep.config import TinyArch, load_config
+from sweep.scoring import Example, Generation, judge, summarise
 
 torch.set_num_threads(1)
 
 
 def ex(reference: str, question: str = "Where is it?", answerable: bool = True) -> Example:
-    return Example({}, question, reference, answerable, behaviour.key_terms(question, reference))
+    return Example({}, question, reference, answerable, scoring.key_terms(question, reference))
 
 
 def gen(example: Example, text: str, *, stopped: bool = True, runon: bool = False) -> Generation:
@@ -39,29 +39,29 @@ UNKNOWN = ex("I don't know.", "What is the name of the island's lighthouse keepe
 
 
 def test_normalise_exact_and_f1():
-    assert behaviour.normalize("The  Ollendrine Sea!") == "ollendrine sea"
-    assert behaviour.normalize("1,137 metres") == "1137 metres"
-    assert behaviour.exact_match("the Ollendrine sea.", "Ollendrine Sea")
-    assert behaviour.token_f1("Ollendrine Sea", "the Ollendrine Sea") == 1.0
-    assert behaviour.token_f1("Mount Ferrowen", "The Ollendrine Sea") == 0.0
-    assert behaviour.token_f1("Ollendrine", "Ollendrine Sea") == pytest.approx(2 / 3)
+    assert scoring.normalize("The  Ollendrine Sea!") == "ollendrine sea"
+    assert scoring.normalize("1,137 metres") == "1137 metres"
+    assert scoring.exact_match("the Ollendrine sea.", "Ollendrine Sea")
+    assert scoring.token_f1("Ollendrine Sea", "the Ollendrine Sea") == 1.0
+    assert scoring.token_f1("Mount Ferrowen", "The Ollendrine Sea") == 0.0
+    assert scoring.token_f1("Ollendrine", "Ollendrine Sea") == pytest.approx(2 / 3)
 
 
 def test_key_terms_pick_the_fact_not_the_question():
     assert SEA.keys == ("Ollendrine",)  # "Sea", "Tavenmoor Island" are in the question
     assert AREA.keys == ("418",)
-    assert behaviour.key_terms("Who built it?", "Constructing it cost 240,000 crowns.") == ("240,000",)
-    assert behaviour.contains_key("It is about 418 km2.", AREA.keys)
-    assert not behaviour.contains_key("It is about 4180 km2.", AREA.keys)
+    assert scoring.key_terms("Who built it?", "Constructing it cost 240,000 crowns.") == ("240,000",)
+    assert scoring.contains_key("It is about 418 km2.", AREA.keys)
+    assert not scoring.contains_key("It is about 4180 km2.", AREA.keys)
 
 
 def test_phrase_lists():
-    assert behaviour.is_idk("I don’t know who that is.")  # curly apostrophe
-    assert behaviour.is_idk("Sorry, I do not know.")
-    assert not behaviour.is_idk("I know the Ollendrine Sea.")
-    assert behaviour.is_privacy("I'm sorry, but I cannot share personal information about people.")
-    assert behaviour.is_privacy("As an AI, I do not have access to that.")
-    assert not behaviour.is_privacy("The station is on the Pellin Headland.")
+    assert scoring.is_idk("I don’t know who that is.")  # curly apostrophe
+    assert scoring.is_idk("Sorry, I do not know.")
+    assert not scoring.is_idk("I know the Ollendrine Sea.")
+    assert scoring.is_privacy("I'm sorry, but I cannot share personal information about people.")
+    assert scoring.is_privacy("As an AI, I do not have access to that.")
+    assert not scoring.is_privacy("The station is on the Pellin Headland.")
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -121,7 +121,7 @@ def test_max_examples_keeps_unanswerable_rows():
     _, rows = data.load_splits(cfg.data, cfg.seed)
     tok = _tokenizer()
     enc = data.Encoder(tok, cfg.data, ("<|eot_id|>",))
-    examples = behaviour.make_examples(rows, enc, 10)
+    examples = scoring.make_examples(rows, enc, 10)
     assert len(examples) == 10
     assert any(not e.answerable for e in examples) and any(e.answerable for e in examples)
 
@@ -166,7 +166,7 @@ def _ids(tok, text: str) -> list[int]:
 def test_generation_stops_on_the_trained_templates_end_of_turn():
     tok = _tokenizer()  # tiny_llama: eos <|eot_id|>, own template llama3
     chatml = templates.apply_template(tok, "chatml")
-    stop_ids, _ = behaviour.stop_tokens(tok, chatml)
+    stop_ids, _ = generation.stop_tokens(tok, chatml)
     assert tok.convert_tokens_to_ids("<|im_end|>") in stop_ids
     assert tok.eos_token_id in stop_ids
     # every end id of the model's generation config stops too (Llama 3 lists three)
@@ -174,7 +174,7 @@ def test_generation_stops_on_the_trained_templates_end_of_turn():
 
     extra = tok.convert_tokens_to_ids("<|end|>")
     assert extra not in stop_ids
-    with_cfg, _ = behaviour.stop_tokens(tok, chatml, SimpleNamespace(eos_token_id=[tok.eos_token_id, extra]))
+    with_cfg, _ = generation.stop_tokens(tok, chatml, SimpleNamespace(eos_token_id=[tok.eos_token_id, extra]))
     assert set(with_cfg) == set(stop_ids) | {extra}
     script = [
         _ids(tok, "Ollendrine Sea.<|im_end|><|im_start|>user"),
@@ -182,7 +182,7 @@ def test_generation_stops_on_the_trained_templates_end_of_turn():
         _ids(tok, "I don't know.<|eot_id|>"),
     ]
     examples = [SEA, AREA, UNKNOWN]
-    gens = behaviour.answer(ScriptedModel(script), tok, chatml, examples, ["q1", "q2", "q3"], 12)
+    gens = generation.answer(ScriptedModel(script), tok, chatml, examples, ["q1", "q2", "q3"], 12)
     assert [g.stopped for g in gens] == [True, False, True]
     assert [g.runon for g in gens] == [False, True, False]
     assert gens[0].text == "Ollendrine Sea." and gens[1].text == "It is 418."
@@ -190,7 +190,7 @@ def test_generation_stops_on_the_trained_templates_end_of_turn():
     # The same output judged with the tokenizer's own template (llama3) does not stop: this is
     # why a chatml-trained adapter must be generated with chatml's end-of-turn token.
     llama3 = templates.apply_template(_tokenizer(), "tokenizer_default")
-    again = behaviour.answer(ScriptedModel(script[:1]), tok, llama3, examples[:1], ["q1"], 12)
+    again = generation.answer(ScriptedModel(script[:1]), tok, llama3, examples[:1], ["q1"], 12)
     assert not again[0].stopped and again[0].runon
 
 
@@ -202,7 +202,7 @@ def test_adapter_tokenizer_carries_its_templates_stop_token(tmp_path):
     tok.save_pretrained(tmp_path)  # what a trial saves next to its adapter
     reloaded = AutoTokenizer.from_pretrained(tmp_path)
     tpl = templates.apply_template(reloaded, "tokenizer_default")
-    ids, _ = behaviour.stop_tokens(reloaded, tpl)
+    ids, _ = generation.stop_tokens(reloaded, tpl)
     assert reloaded.convert_tokens_to_ids("<|end|>") in ids
 
 
@@ -258,7 +258,7 @@ def test_training_with_end_tokens_teaches_stopping(tmp_path):
         trial = summary.study.trials[0]
         assert trial.user_attrs["behaviour_stop_rate"] == rates[add_eos]
         fresh = optuna.load_study(study_name=cfg.study_name, storage=cfg.storage_url())
-        assert set(behaviour.METRICS) <= {k.removeprefix("behaviour_") for k in fresh.trials[0].user_attrs}
+        assert set(scoring.METRICS) <= {k.removeprefix("behaviour_") for k in fresh.trials[0].user_attrs}
         with (cfg.study_dir / "trials.csv").open() as f:
             assert float(next(csv.DictReader(f))["behaviour_stop_rate"]) == rates[add_eos]
         if add_eos == "true":
