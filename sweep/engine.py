@@ -194,12 +194,12 @@ def run(cfg: SweepConfig) -> SweepSummary:
 
 def finish(cfg: SweepConfig, space: SearchSpace, st: optuna.Study) -> None:
     """After the last trial: behaviour eval, tracker summary, report, Axolotl export."""
-    from sweep import behaviour, export, report, tracking
+    from sweep import behaviour, export, report, study_tracking
 
     if cfg.eval.behaviour and results.best_trial(st) is not None:
         subjects = behaviour.evaluate_after_sweep(cfg, space, st)
-        tracking.log_behaviour(cfg, st, subjects)
-    tracking.finish_study(cfg, space, st)
+        study_tracking.log_behaviour(cfg, st, subjects)
+    study_tracking.finish_study(cfg, space, st)
     report.write_report(cfg, st)
     if results.best_trial(st) is not None:
         export.write_axolotl(cfg, space, st)

@@ -10,7 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from sweep import tracking
+from sweep import redaction, study_tracking, tracking, wandb_setup
 from sweep.config import TrackerConfig, load_config
 from sweep.errors import ConfigError
 
@@ -54,7 +54,7 @@ def read_jsonl(path: Path) -> list[dict]:
 def test_scrub_drops_secret_keys_and_redacts_secret_values(monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_abcdefgh123")
     monkeypatch.setenv("MY_DB_PASSWORD", "hunter2hunter2")
-    out = tracking.scrub({
+    out = redaction.scrub({
         "hf_token": "x", "wandb_api_key": "y", "aws_secret": "z", "db_password": "w",
         "tokens_per_s": 12.5, "target_modules": "all_linear", "pad_token_id": 0,
         "note": "model from hf_abcdefgh123", "storage": "postgresql://me:hunter2hunter2@db/optuna",
@@ -72,24 +72,24 @@ def test_scrub_drops_secret_keys_and_redacts_secret_values(monkeypatch):
 def test_mode_auto_is_online_only_with_an_api_key(tmp_path):
     auto = TrackerConfig(name="wandb", mode="auto")
     home = {"HOME": str(tmp_path), "NETRC": str(tmp_path / "missing")}
-    assert tracking.resolve_mode(auto, home) == "offline"
-    assert tracking.resolve_mode(auto, {**home, "WANDB_API_KEY": "k" * 40}) == "online"
+    assert wandb_setup.resolve_mode(auto, home) == "offline"
+    assert wandb_setup.resolve_mode(auto, {**home, "WANDB_API_KEY": "k" * 40}) == "online"
     netrc = tmp_path / "netrc"
     netrc.write_text("machine api.wandb.ai\n  login user\n  password " + "a" * 40 + "\n")
-    assert tracking.resolve_mode(auto, {**home, "NETRC": str(netrc)}) == "online"
+    assert wandb_setup.resolve_mode(auto, {**home, "NETRC": str(netrc)}) == "online"
     other = {**home, "NETRC": str(netrc), "WANDB_BASE_URL": "https://wandb.example.com"}
-    assert tracking.resolve_mode(auto, other) == "offline"  # key for another host
-    assert tracking.resolve_mode(auto, {**home, "WANDB_API_KEY": "k", "WANDB_MODE": "offline"}) == "offline"
-    assert tracking.resolve_mode(TrackerConfig(name="wandb", mode="online"), home) == "online"
-    assert tracking.resolve_mode(TrackerConfig(name="wandb", mode="disabled"), home) == "disabled"
+    assert wandb_setup.resolve_mode(auto, other) == "offline"  # key for another host
+    assert wandb_setup.resolve_mode(auto, {**home, "WANDB_API_KEY": "k", "WANDB_MODE": "offline"}) == "offline"
+    assert wandb_setup.resolve_mode(TrackerConfig(name="wandb", mode="online"), home) == "online"
+    assert wandb_setup.resolve_mode(TrackerConfig(name="wandb", mode="disabled"), home) == "disabled"
 
 
 def test_wandb_folders_default_to_the_study_folder(tmp_path, monkeypatch):
-    for name in ("WANDB_DIR", tracking.AUTO_DIRS_ENV, *tracking.WANDB_DIR_ENVS):
+    for name in ("WANDB_DIR", wandb_setup.AUTO_DIRS_ENV, *wandb_setup.WANDB_DIR_ENVS):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "mine"))  # the user's choice is kept
     cfg = load_config([f"output_dir={tmp_path}", "study_name=s", "tracker=wandb"])
-    root = tracking._wandb_environment(cfg)
+    root = wandb_setup.wandb_environment(cfg)
     assert root == tmp_path / "s" / "wandb"
     import os
 
@@ -98,10 +98,10 @@ def test_wandb_folders_default_to_the_study_folder(tmp_path, monkeypatch):
     assert os.environ["WANDB_CACHE_DIR"] == str(tmp_path / "mine")
     # a second study in the same process moves the folders this module chose, not the user's
     cfg2 = load_config([f"output_dir={tmp_path}", "study_name=s2", "tracker=wandb"])
-    tracking._wandb_environment(cfg2)
+    wandb_setup.wandb_environment(cfg2)
     assert os.environ["WANDB_CONFIG_DIR"] == str(tmp_path / "s2" / "wandb" / "config")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "elsewhere"))
-    assert tracking.wandb_dir(cfg) == tmp_path / "elsewhere"
+    assert wandb_setup.wandb_dir(cfg) == tmp_path / "elsewhere"
 
 
 def test_wandb_not_installed_is_a_config_error(tmp_path, monkeypatch):
@@ -266,7 +266,7 @@ def test_wandb_offline_sweep_writes_one_run_per_trial_and_a_summary_run(tmp_path
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("WANDB_MODE", "offline")
-    for name in ("WANDB_DIR", "WANDB_API_KEY", "NETRC", tracking.AUTO_DIRS_ENV, *tracking.WANDB_DIR_ENVS):
+    for name in ("WANDB_DIR", "WANDB_API_KEY", "NETRC", wandb_setup.AUTO_DIRS_ENV, *wandb_setup.WANDB_DIR_ENVS):
         monkeypatch.delenv(name, raising=False)
     if where == "WANDB_DIR":
         monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
@@ -277,7 +277,7 @@ def test_wandb_offline_sweep_writes_one_run_per_trial_and_a_summary_run(tmp_path
         import wandb
 
         wandb.teardown()
-    runs = tracking.offline_runs(cfg)
+    runs = wandb_setup.offline_runs(cfg)
     assert len(runs) == 3, runs  # 2 trials + 1 study summary
     root = tmp_path / "wb" if where == "WANDB_DIR" else cfg.study_dir / "wandb"
     assert all(r.parent == root / "wandb" for r in runs)
@@ -324,8 +324,8 @@ def test_wandb_offline_sweep_writes_one_run_per_trial_and_a_summary_run(tmp_path
 def test_finish_study_without_tracker_does_nothing(tmp_path):
     cfg = load_config([f"output_dir={tmp_path}"])
     study = optuna.create_study()
-    tracking.finish_study(cfg, None, study)
-    assert tracking.summary_lines(cfg) == []
+    study_tracking.finish_study(cfg, None, study)
+    assert study_tracking.summary_lines(cfg) == []
     assert not any(tmp_path.iterdir())
 
 

@@ -271,7 +271,8 @@ def worker_env(cfg: SweepConfig, env: dict[str, str] | None = None) -> dict[str,
     joined cluster (a runtime_env, which the cluster's dashboard can show). Secrets go only where
     the trial needs them: the W&B key when it logs to W&B online, the HF token when the model
     comes from the hub; other variables named like a secret stay here."""
-    from sweep.tracking import SECRET_ENV_NAME, resolve_mode
+    from sweep.redaction import SECRET_ENV_NAME
+    from sweep.wandb_setup import resolve_mode
 
     env = dict(os.environ) if env is None else env
     needed: set[str] = set()

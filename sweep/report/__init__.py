@@ -378,7 +378,7 @@ def dashboard_storage(url: str) -> str | None:
 def inspect_lines(cfg: SweepConfig) -> list[str]:
     """Commands to inspect the study: the dashboard, the report, W&B sync for offline runs."""
     from sweep.config import redact_url
-    from sweep.tracking import summary_lines
+    from sweep.study_tracking import summary_lines
 
     lines = []
     target = dashboard_storage(cfg.storage_url())
