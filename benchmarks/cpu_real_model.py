@@ -124,12 +124,12 @@ def one_estimate(dtype: str, micro: int) -> dict[str, Any]:
     now passes), next to the process's resident memory before training (libraries, tokenizer)."""
     import resource
 
-    from sweep import engine, memory
+    from sweep import engine, memory, search_space
     from sweep.config import load_config
 
     cfg = load_config([*BASE, f"model.dtype={dtype}", f"train.micro_batch_size={micro}",
                        "search_space=cpu_demo"])
-    longest = engine.preflight(cfg, engine.load_space(cfg))
+    longest = engine.preflight(cfg, search_space.load_for_config(cfg))
     old = memory.Planner(cfg, gpu_memory_mb=None)
     new = memory.Planner(cfg, gpu_memory_mb=None, seq_len=longest)
     p = _params(1)

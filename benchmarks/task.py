@@ -86,9 +86,9 @@ def task_config(seed: int = 0, output_dir: str = "/tmp/lora_sweep_bench", study_
 
 def task_space(cfg: Any) -> Any:
     """The task's `SearchSpace`, loaded as the engine loads it."""
-    from sweep.engine import load_space
+    from sweep.search_space import load_for_config
 
-    return load_space(cfg)
+    return load_for_config(cfg)
 
 
 def config_key(values: dict[str, Any], names: tuple[str, ...] | list[str]) -> str:

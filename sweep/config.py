@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sweep.errors import ConfigError, Problem, Problems
+from sweep.templates import TEMPLATES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO_ROOT / "conf"
@@ -366,8 +367,6 @@ def validate(cfg: SweepConfig, problems: Problems) -> None:
         problems.add("train.divergence_factor", t.divergence_factor,
                      "must be > 1 (a loss this many times the first one stops the trial)")
     if d is not None and isinstance(d.chat_template, str):
-        from sweep.templates import TEMPLATES
-
         if d.chat_template not in TEMPLATES:
             problems.add("data.chat_template", d.chat_template,
                          f"choose one of {', '.join(sorted(TEMPLATES))}")

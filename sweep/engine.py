@@ -20,11 +20,27 @@ from typing import Any
 
 import optuna
 
-from sweep import backends, data, executors, memory, models, results, search_space, study, templates
+from sweep import (
+    backends,
+    behaviour,
+    data,
+    executors,
+    export,
+    memory,
+    models,
+    report,
+    results,
+    search_space,
+    study,
+    study_tracking,
+    templates,
+    tracking,
+)
 from sweep.config import SweepConfig, redact_url
 from sweep.errors import ConfigError, Problem
+from sweep.executors.contract import SweepContext
 from sweep.progress import Progress
-from sweep.search_space import SearchSpace
+from sweep.search_space import SearchSpace, TrialParams
 
 
 @dataclass
@@ -35,17 +51,11 @@ class SweepSummary:
     counts: dict[str, int]
 
 
-def load_space(cfg: SweepConfig) -> SearchSpace:
-    return search_space.load(cfg.search_space, cli_fixed=cfg.fixed, targets=cfg.model.target_modules.keys())
-
-
 def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
     """Every check that can fail on user input, before anything is written to the study folder.
 
     Returns the longest encoded example (tokens, any template the space can pick): trials pad a
     micro batch to its longest example, so this, not `data.max_seq_len`, sizes the memory plan."""
-    from sweep import tracking
-
     backends.resolve_name(cfg.backend.name)
     tracking.check(cfg)
     executor = executors.resolve_name(cfg)
@@ -73,8 +83,6 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
     location = models.resolve(cfg.model)
     longest = _check_encoding(cfg, space, location, train_rows, eval_rows)
     if cfg.eval.behaviour:
-        from sweep import behaviour
-
         behaviour.check_inputs(cfg)
     _check_disk(cfg)
     return longest
@@ -99,8 +107,6 @@ def _possible(space: SearchSpace, name: str) -> set[Any]:
     for p in space.params:
         if p.name == name:
             return set(p.choices)
-    from sweep.search_space import TrialParams
-
     return {space.fixed.get(name, getattr(TrialParams(), name))}
 
 
@@ -163,7 +169,7 @@ def open_study(cfg: SweepConfig, space: SearchSpace) -> optuna.Study:
 
 
 def run(cfg: SweepConfig) -> SweepSummary:
-    space = load_space(cfg)
+    space = search_space.load_for_config(cfg)
     longest = preflight(cfg, space)
     st = open_study(cfg, space)
     with study.study_lock(cfg):
@@ -181,8 +187,8 @@ def run(cfg: SweepConfig) -> SweepSummary:
             results.refresh(cfg, space, st)
 
     # memory_cap: the largest micro batch whose estimated peak fits the GPU (None without one)
-    ctx = executors.SweepContext(cfg=cfg, space=space, study=st, progress=progress, on_trial_end=on_trial_end,
-                                 memory_cap=memory.Planner(cfg, seq_len=longest))
+    ctx = SweepContext(cfg=cfg, space=space, study=st, progress=progress, on_trial_end=on_trial_end,
+                       memory_cap=memory.Planner(cfg, seq_len=longest))
     executors.get(executors.resolve_name(cfg)).run(ctx)
     with study.study_lock(cfg):
         results.refresh(cfg, space, st)
@@ -194,8 +200,6 @@ def run(cfg: SweepConfig) -> SweepSummary:
 
 def finish(cfg: SweepConfig, space: SearchSpace, st: optuna.Study) -> None:
     """After the last trial: behaviour eval, tracker summary, report, Axolotl export."""
-    from sweep import behaviour, export, report, study_tracking
-
     if cfg.eval.behaviour and results.best_trial(st) is not None:
         subjects = behaviour.evaluate_after_sweep(cfg, space, st)
         study_tracking.log_behaviour(cfg, st, subjects)
@@ -225,8 +229,7 @@ def print_summary(s: SweepSummary, top: int = 5) -> None:
         if (d / name).exists():
             print(f"  {d / name}", file=out)
     print(f"storage: {redact_url(s.cfg.storage_url())}", file=out)
-    from sweep.report import inspect_lines  # optuna-dashboard, report rebuild, wandb sync commands
-    print(*inspect_lines(s.cfg), sep="\n", file=out)
+    print(*report.inspect_lines(s.cfg), sep="\n", file=out)
 
 
 def _fmt(v: Any) -> str:

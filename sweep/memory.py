@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from sweep import models
 from sweep.models import auto_dtype
 
 MIB = 2**20
@@ -47,6 +48,11 @@ _DTYPE_BYTES = {"float32": 4, "fp32": 4, "bfloat16": 2, "bf16": 2, "float16": 2,
 _OPTIMIZER_BYTES = {"adamw_torch": 8, "adamw_torch_fused": 8, "adamw_8bit": 2, "paged_adamw_8bit": 2, "sgd": 0}
 # Bytes per stored weight when quantized (bitsandbytes nf4 with double quantization ~4.13 bits).
 _QUANT_BYTES = {"4bit": 0.516, "8bit": 1.02}
+
+
+def largest_divisor_at_most(n: int, cap: int) -> int:
+    """The largest micro batch <= `cap` that divides the effective batch `n` (no remainder steps)."""
+    return max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
 
 
 @dataclass(frozen=True)
@@ -317,8 +323,6 @@ class Planner:
         """The model's dimensions, or None when its config cannot be read (estimate skipped)."""
         if self._dims is None and self._dims_error is None:
             try:
-                from sweep import models
-
                 m = self.cfg.model
                 self._dims = ModelDims.from_pretrained(models.resolve(m), trust_remote_code=m.trust_remote_code,
                                                        revision=m.revision)
@@ -341,8 +345,6 @@ class Planner:
 
     def plan(self, params: Any) -> Placement:
         """Micro batch cap, estimate and GPU request for one trial's sampled `params`."""
-        from sweep.train import largest_divisor_at_most
-
         cfg = self.cfg
         effective = params.effective_batch_size
         wanted = largest_divisor_at_most(effective, max(cfg.train.micro_batch_size, 1))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sweep.data import parse_records
 from sweep.errors import ConfigError, Problem
 
 __all__ = ["BM25Retriever", "Passage", "augment_row", "context_block", "load_passages", "tokenize"]
@@ -51,8 +52,6 @@ def load_passages(path: str | Path, key: str = "eval.rag_passages") -> list[Pass
         paras = [" ".join(b.split()) for b in re.split(r"\n\s*\n", text) if b.strip()]
         out = [Passage(str(i), t) for i, t in enumerate(paras)]
     else:
-        from sweep.data import parse_records
-
         items = parse_records(p, key)
         out = []
         for i, (item, where) in enumerate(items):

@@ -23,7 +23,11 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from sweep import results
+from sweep.config import coerce, from_dict, to_plain
 from sweep.errors import ConfigError, Problem, Problems
+from sweep.search_space import TrialParams, check_param_value
+from sweep.trial import run_trial
 
 ARGS = ("from", "max_steps", "num_epochs", "backend", "out")
 
@@ -74,8 +78,6 @@ def load_settings(path: str | Path) -> tuple[dict[str, Any], Path]:
 
 def config_from_settings(settings: dict[str, Any], out: Path, backend: str | None = None):
     """The `SweepConfig` of one retraining run: the trial's model, data and train sections."""
-    from sweep.config import from_dict
-
     train = settings["train"]
     raw = {
         "study_name": str(settings.get("study_name") or "retrain"),
@@ -104,9 +106,6 @@ def config_from_settings(settings: dict[str, Any], out: Path, backend: str | Non
 def params_from_settings(settings: dict[str, Any], targets: typing.Iterable[str] = (), *,
                          max_steps: int | None = None, num_epochs: float | None = None):
     """The trial's `TrialParams` from the lora/train sections (they hold sampled and fixed values)."""
-    from sweep.config import coerce
-    from sweep.search_space import TrialParams, check_param_value
-
     lora, train = settings["lora"], settings["train"]
     values: dict[str, Any] = {
         "learning_rate": train.get("learning_rate"), "lora_r": lora.get("r"),
@@ -154,10 +153,6 @@ def retrain(settings: dict[str, Any], out: Path, *, max_steps: int | None = None
         ConfigError: the settings are invalid or cannot run here (e.g. unsloth without CUDA).
     """
     import yaml
-
-    from sweep import results
-    from sweep.config import to_plain
-    from sweep.trial import run_trial
 
     if max_steps is not None and num_epochs is not None:
         raise ConfigError(Problem("max_steps", max_steps, "give max_steps or num_epochs, not both"))

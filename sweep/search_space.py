@@ -26,8 +26,9 @@ from typing import Any, Literal
 
 import yaml
 
-from sweep.config import SEARCH_SPACE_DIR, coerce
-from sweep.errors import ConfigError, Problems
+from sweep.config import SEARCH_SPACE_DIR, SweepConfig, coerce
+from sweep.errors import ConfigError, Problem, Problems
+from sweep.templates import TEMPLATES
 
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "sgd")
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
@@ -98,8 +99,6 @@ def check_param_value(name: str, value: Any, key: str, problems: Problems,
     if name == "target_modules" and targets and value not in targets:
         problems.add(key, value, f"choose target modules from the model preset: {', '.join(targets)}")
     if name == "chat_template":
-        from sweep.templates import TEMPLATES
-
         if value not in TEMPLATES:
             problems.add(key, value, f"choose a chat template from {', '.join(sorted(TEMPLATES))}")
 
@@ -137,8 +136,6 @@ class Param:
 
 
 def _p(key: str, value: Any, fix: str):
-    from sweep.errors import Problem
-
     return Problem(key, value, fix)
 
 
@@ -202,6 +199,11 @@ def load(name_or_path: str, *, cli_fixed: dict[str, Any] | None = None,
         where = f"{path}:{line + 1}" if line is not None else str(path)
         raise ConfigError([_p("search_space", where, f"not valid YAML ({getattr(exc, 'problem', exc)})")]) from None
     return parse(raw, source=str(path), cli_fixed=cli_fixed or {}, targets=targets)
+
+
+def load_for_config(cfg: SweepConfig) -> SearchSpace:
+    """The search space a sweep config names, with its `fixed` pins and the model's target-module keys."""
+    return load(cfg.search_space, cli_fixed=cfg.fixed, targets=cfg.model.target_modules.keys())
 
 
 def parse(raw: Any, *, source: str = "<dict>", cli_fixed: dict[str, Any] | None = None,

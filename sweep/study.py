@@ -22,7 +22,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweep import models
-from sweep.config import SweepConfig, to_plain
+from sweep.config import SweepConfig, redact_url, to_plain
 from sweep.errors import ConfigError, Problem
 from sweep.search_space import SearchSpace
 
@@ -180,8 +180,6 @@ def check_storage(cfg: SweepConfig) -> None:
         return
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    from sweep.config import redact_url
 
     try:
         parsed = make_url(url)

@@ -82,8 +82,7 @@ def trial_config(cfg: SweepConfig, number: int, params: dict[str, Any]) -> dict[
 
 def _full_params(cfg: SweepConfig, params: dict[str, Any]) -> tuple[Any, dict[str, Any]] | None:
     try:
-        space = search_space.load(cfg.search_space, cli_fixed=cfg.fixed,
-                                  targets=cfg.model.target_modules.keys())
+        space = search_space.load_for_config(cfg)
         p = space.from_values({k: v for k, v in params.items() if k in search_space.PARAM_NAMES})
     except Exception:  # noqa: BLE001 - the sampled values alone are still worth logging
         return None

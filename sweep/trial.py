@@ -19,7 +19,7 @@ from sweep import backends, data, models, templates
 from sweep.backends.peft import LoraSettings
 from sweep.config import SweepConfig
 from sweep.search_space import TrialParams
-from sweep.train import Trainer, TrainSpec, largest_divisor_at_most
+from sweep.train import Trainer, TrainSpec, largest_divisor_at_most, reset_peak_memory
 
 
 def lora_settings(cfg: SweepConfig, params: TrialParams) -> LoraSettings:
@@ -68,8 +68,6 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
     if threads:
         torch.set_num_threads(threads)
     seed_everything(cfg.seed)
-    from sweep.train import reset_peak_memory
-
     reset_peak_memory()  # this trial's peak, not an earlier trial's in the same process
     backend_name = backends.resolve_name(cfg.backend.name)
     micro = start_micro_batch(cfg, params, memory_cap)

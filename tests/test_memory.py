@@ -182,10 +182,10 @@ def test_planner_sizes_by_the_longest_example_not_max_seq_len(tmp_path):
 def test_preflight_returns_the_longest_encoded_example(tmp_path):
     from transformers import AutoTokenizer
 
-    from sweep import data, engine, models, templates
+    from sweep import data, engine, models, search_space, templates
 
     cfg = _cfg(tmp_path, "search_space=quick")
-    longest = engine.preflight(cfg, engine.load_space(cfg))
+    longest = engine.preflight(cfg, search_space.load_for_config(cfg))
     tok = AutoTokenizer.from_pretrained(models.resolve(cfg.model))
     tpl = templates.apply_template(tok, cfg.data.chat_template)
     train, evals = data.encode_splits(data.Encoder(tok, cfg.data, tpl.end_of_turn), "sft",

@@ -15,8 +15,8 @@ import yaml
 from sweep import plan
 from sweep.commands import plan as plan_command
 from sweep.config import SEARCH_SPACE_DIR, load_config
-from sweep.engine import load_space
 from sweep.errors import ConfigError
+from sweep.search_space import load_for_config as load_space
 
 REPO = Path(__file__).resolve().parent.parent
 USE_CASES = list(plan.USE_CASES)

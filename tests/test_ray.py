@@ -23,7 +23,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from sweep import engine
+from sweep import engine, search_space
 from sweep.config import load_config
 from sweep.errors import ConfigError
 
@@ -133,10 +133,10 @@ def test_impossible_placement_is_a_config_error(local_ray, tmp_path):
 def test_adapter_travels_back_when_the_worker_does_not_share_the_disk(local_ray, tmp_path):
     """A worker that cannot read the driver's token trains in a temp folder and returns the
     adapter as bytes (run in this process: the logic, not the transport, is under test)."""
-    from sweep.executors import SweepContext, ask
+    from sweep.executors.contract import SweepContext, ask
 
     cfg = sweep_config(tmp_path, "ship", "n_trials=1")
-    space = engine.load_space(cfg)
+    space = search_space.load_for_config(cfg)
     st = engine.open_study(cfg, space)
     ctx = SweepContext(cfg=cfg, space=space, study=st, progress=None, on_trial_end=lambda t: None)
     trial, params = ask(ctx)

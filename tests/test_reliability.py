@@ -14,7 +14,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from sweep import engine
+from sweep import engine, search_space
 from sweep.config import load_config
 from tests.conftest import REPO, run_cli, tiny_overrides
 
@@ -197,8 +197,8 @@ def test_heartbeat_retried_trial_does_not_count_as_finished(tmp_path):
 
 
 def test_result_for_a_trial_finished_elsewhere_does_not_crash_the_sweep(tmp_path, capsys):
-    from sweep import executors, search_space
-    from sweep.executors import Outcome, SweepContext, tell
+    from sweep import search_space
+    from sweep.executors.contract import Outcome, SweepContext, ask, tell
     from sweep.progress import Progress
 
     cfg = load_config(tiny_overrides(tmp_path))
@@ -206,7 +206,7 @@ def test_result_for_a_trial_finished_elsewhere_does_not_crash_the_sweep(tmp_path
     st = engine.open_study(cfg, space)
     ended = []
     ctx = SweepContext(cfg=cfg, space=space, study=st, progress=Progress(2), on_trial_end=ended.append)
-    trial, _ = executors.ask(ctx)
+    trial, _ = ask(ctx)
     st._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # another process did this
     frozen = tell(ctx, trial, Outcome("COMPLETE", 1.23, {"steps": 5}))
     assert frozen.state == TrialState.FAIL and ended == [frozen]
@@ -229,23 +229,24 @@ def test_processes_on_two_machines_never_run_more_than_n_trials(tmp_path, monkey
     "surplus", not counted), and an interrupted trial's retry it drew is put back."""
     import io
 
-    from sweep import executors, study
+    from sweep import study
+    from sweep.executors import contract
     from sweep.progress import Progress
 
     cfg = load_config(tiny_overrides(tmp_path, "n_trials=2"))
-    space = engine.load_space(cfg)
+    space = search_space.load_for_config(cfg)
     cfg.study_dir.mkdir(parents=True)
     st = study.open_study(cfg, space)
-    ctx = executors.SweepContext(cfg=cfg, space=space, study=st, progress=Progress(2, stream=io.StringIO()),
+    ctx = contract.SweepContext(cfg=cfg, space=space, study=st, progress=Progress(2, stream=io.StringIO()),
                                  on_trial_end=lambda t: None)
-    assert executors.claim(ctx)[0].number == 0  # machine A
+    assert contract.claim(ctx)[0].number == 0  # machine A
     st.enqueue_trial({"learning_rate": 1e-3, "lora_r": 8}, user_attrs={"retry_of": 7})  # a retry waits
-    assert executors.claim(ctx)[0].number == 1  # machine B draws the retry: the last trial
-    assert study.missing(st, 2) == 0 and executors.claim(ctx) is None  # counted now: nothing to ask
+    assert contract.claim(ctx)[0].number == 1  # machine B draws the retry: the last trial
+    assert study.missing(st, 2) == 0 and contract.claim(ctx) is None  # counted now: nothing to ask
     st.enqueue_trial({"learning_rate": 2e-3, "lora_r": 4}, user_attrs={"retry_of": 8})
     # machine C counted "1 missing" at the same moment as B (a stale count), and asks
-    monkeypatch.setattr(study, "missing", lambda *_: 1)
-    assert executors.claim(ctx) is None
+    monkeypatch.setattr(contract, "missing", lambda *_: 1)
+    assert contract.claim(ctx) is None
     trials = st.get_trials(deepcopy=False)
     surplus = trials[2]
     assert surplus.state == TrialState.FAIL and surplus.user_attrs["fail_reason"] == study.SURPLUS
@@ -286,7 +287,7 @@ def test_every_attempt_of_a_heartbeat_retry_chain_is_not_counted():
 def test_telling_an_enqueued_trial_under_the_grid_sampler_does_not_crash():
     """GridSampler.after_trial reads a grid_id that an enqueued retry lacks (KeyError) once one
     grid point is left; the state is stored before that, and the sweep must go on."""
-    from sweep.executors import _tell
+    from sweep.executors.contract import _tell
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     st = optuna.create_study(sampler=optuna.samplers.GridSampler({"x": [1, 2, 3]}, seed=0))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from sweep.backends.peft import PeftBackend
+from sweep.backends.unsloth import UnslothBackend
 from sweep.errors import ConfigError, Problem
 
 
@@ -48,10 +50,4 @@ def resolve_name(name: str) -> str:
 
 
 def get(name: str) -> Backend:
-    if name == "unsloth":
-        from sweep.backends.unsloth import UnslothBackend
-
-        return UnslothBackend()
-    from sweep.backends.peft import PeftBackend
-
-    return PeftBackend()
+    return UnslothBackend() if name == "unsloth" else PeftBackend()

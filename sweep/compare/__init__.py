@@ -29,8 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweep import behaviour, engine, results, search_space
 from sweep.config import CONF_DIR, SweepConfig, load_config
+from sweep.console import quiet_libraries
 from sweep.errors import ConfigError, Problem
+from sweep.models import resolve as resolve_model
 
 __all__ = ["COLUMNS", "parse_models", "resolve_preset", "run"]
 
@@ -71,8 +74,6 @@ def parse_models(args: list[str]) -> tuple[list[str], list[str]]:
 
 def resolve_preset(name: str, overrides: list[str]) -> tuple[str, str | None]:
     """(preset to run, note): the preset itself, or its tiny stand-in when it is unavailable."""
-    from sweep import models
-
     known = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
     if name not in known:
         raise ConfigError(Problem("models", name, f"unknown model; choose from {', '.join(known)}"))
@@ -80,7 +81,7 @@ def resolve_preset(name: str, overrides: list[str]) -> tuple[str, str | None]:
     if cfg.model.is_tiny:
         return name, None
     try:
-        models.resolve(cfg.model)
+        resolve_model(cfg.model)
         return name, None
     except ConfigError as exc:
         for stand_in in (f"tiny_{name}", f"tiny_{cfg.model.family}"):
@@ -151,8 +152,6 @@ def sweep_cost(study: Any) -> dict[str, Any]:
 
 def model_rows(run: ModelRun, study: Any) -> list[dict[str, Any]]:
     """The comparison rows of one model: its best adapter, its base model, base + RAG."""
-    from sweep import results
-
     best = results.best_trial(study)
     behaviour = _behaviour_rows(run.cfg)
     common = {"model": run.name, "preset": run.preset, "note": run.note or ""}
@@ -223,10 +222,6 @@ def comparison_md(rows: list[dict[str, Any]], runs: list[ModelRun], space: str) 
 
 def run(models: list[str], overrides: list[str]) -> Path:
     """Sweep every model and write the comparison; returns the comparison folder."""
-    from sweep import behaviour, engine
-    from sweep.console import quiet_libraries
-    from sweep.results import atomic_write
-
     base = load_config(overrides)
     known = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
     unknown = [n for n in models if n not in known]
@@ -238,7 +233,7 @@ def run(models: list[str], overrides: list[str]) -> Path:
     for name in models:  # check every model and its data before any training
         preset, note = resolve_preset(name, overrides)
         cfg = load_config([*overrides, f"model={preset}", f"study_name={base.study_name}_{name}"])
-        engine.preflight(cfg, engine.load_space(cfg))
+        engine.preflight(cfg, search_space.load_for_config(cfg))
         behaviour.check_inputs(cfg)
         runs.append(ModelRun(name, preset, note, cfg))
         if note:
@@ -250,9 +245,9 @@ def run(models: list[str], overrides: list[str]) -> Path:
         r.rows = model_rows(r, summary.study)
         rows += r.rows
     out = base.study_dir
-    atomic_write(out / "comparison.csv", comparison_csv(rows))
+    results.atomic_write(out / "comparison.csv", comparison_csv(rows))
     md = comparison_md(rows, runs, base.search_space)
-    atomic_write(out / "comparison.md", md)
+    results.atomic_write(out / "comparison.md", md)
     print("\n" + md, file=sys.stdout)
     print(f"comparison in {out / 'comparison.csv'} and {out / 'comparison.md'}", file=sys.stdout)
     return out

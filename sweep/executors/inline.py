@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sweep.executors import SweepContext, claim, execute, tell, trial_workdir
+from sweep.executors.contract import SweepContext, claim, execute, tell, trial_workdir
 from sweep.study import Heartbeat
 
 

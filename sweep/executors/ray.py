@@ -12,7 +12,7 @@ Driver loop, top to bottom (`RayExecutor.run`):
    a trial is asked only when the cluster has room for it, so the sampler sees every result
    that came in before.
 
-The worker calls `sweep.executors.execute` with `study=None`, so it attaches to the same
+The worker calls `sweep.executors.contract.execute` with `study=None`, so it attaches to the same
 storage and the conf's pruner decides pruning in the worker; pruned trials end PRUNED. A worker
 that dies (killed, segfault, Ray's memory monitor) is recorded FAIL with reason
 "worker died: ..." and the sweep goes on.
@@ -35,10 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from sweep.config import SweepConfig
+from sweep.console import quiet_libraries
 from sweep.errors import ConfigError, Problem
-from sweep.executors import Outcome, SweepContext, claim, execute, tell, trial_workdir
+from sweep.executors.contract import Outcome, SweepContext, claim, execute, tell, trial_workdir
 from sweep.memory import Placement, Planner, visible_gpu_memory_mb
+from sweep.redaction import SECRET_ENV_NAME
 from sweep.study import Heartbeat
+from sweep.wandb_setup import resolve_mode
 
 FAULT_KILL_ENV = "SWEEP_FAULT_KILL_TRIAL"  # test hook: the worker of this trial number SIGKILLs itself
 # Driver environment forwarded to workers (a worker's environment is its raylet's, which on
@@ -97,8 +100,6 @@ def trial_worker(cfg: SweepConfig, space: Any, trial_id: int, number: int, param
         os.kill(os.getpid(), signal.SIGKILL)  # a crash as the driver sees it: no exception, no result
 
     import ray
-
-    from sweep.console import quiet_libraries
 
     quiet_libraries()  # the driver's filters: no "Using an existing study" or FutureWarnings per trial
     node_id = ray.get_runtime_context().get_node_id()
@@ -271,9 +272,6 @@ def worker_env(cfg: SweepConfig, env: dict[str, str] | None = None) -> dict[str,
     joined cluster (a runtime_env, which the cluster's dashboard can show). Secrets go only where
     the trial needs them: the W&B key when it logs to W&B online, the HF token when the model
     comes from the hub; other variables named like a secret stay here."""
-    from sweep.redaction import SECRET_ENV_NAME
-    from sweep.wandb_setup import resolve_mode
-
     env = dict(os.environ) if env is None else env
     needed: set[str] = set()
     if cfg.tracker.name == "wandb" and resolve_mode(cfg.tracker, env) == "online":

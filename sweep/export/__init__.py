@@ -33,7 +33,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sweep import data as data_mod
+from sweep import models, results, search_space
+from sweep import study as study_mod
+from sweep.config import ModelConfig, build, compose, from_dict, redact_url
 from sweep.errors import ConfigError, Problem, Problems
+from sweep.search_space import SearchSpace
 
 # Our optimizer names -> Axolotl's (`optimizer` is passed to HF TrainingArguments' `optim`).
 OPTIMIZERS = {
@@ -206,8 +211,6 @@ def _mapped(table: dict[str, str], value: Any, key: str, problems: Problems) -> 
 def _dataset(data: dict[str, Any], path: str, key: str, template: str,
              problems: Problems) -> dict[str, Any]:
     """One Axolotl dataset entry for a file of our data format."""
-    from sweep import data as data_mod
-
     fmt = data["format"]
     entry: dict[str, Any] = {"path": path, "ds_type": "json", "split": "train"}
     try:
@@ -343,9 +346,6 @@ def to_yaml(cfg: dict[str, Any], header: str = "") -> str:
 def base_model_of(model: dict[str, Any]) -> str:
     """What Axolotl loads: the hub id, or the absolute local folder (tiny presets: built once;
     packaged GGUF presets: the converted HF folder in the model cache)."""
-    from sweep import models
-    from sweep.config import ModelConfig, build
-
     problems = Problems()
     m = build(ModelConfig, model, "model", problems)
     problems.raise_if_any()
@@ -362,8 +362,6 @@ def base_model_of(model: dict[str, Any]) -> str:
 
 def export_trial(cfg: Any, space: Any, trial: Any, out: Path) -> Path:
     """Write the Axolotl YAML of one finished trial to `out` (atomically); returns `out`."""
-    from sweep import results
-
     settings = results.settings(cfg, space, trial)
     by_epochs = space.from_values(trial.params).max_steps is None
     body = axolotl_config(settings, base_model=base_model_of(settings["model"]),
@@ -383,8 +381,6 @@ def write_axolotl(cfg: Any, space: Any, study: Any) -> None:
     other outputs are already written and its exit status stays 0. A stale axolotl.yaml from
     an earlier best trial is removed so the folder never shows another trial's config.
     """
-    from sweep import results
-
     best = results.best_trial(study)
     if best is None:
         return
@@ -403,10 +399,6 @@ def study_inputs(args: list[str]) -> tuple[Any, Any, Any]:
     """(cfg, space, study) of an existing study, found by study_name/output_dir/storage."""
     import optuna
 
-    from sweep import study as study_mod
-    from sweep.config import compose, from_dict, redact_url
-    from sweep.search_space import SearchSpace
-
     located = from_dict(compose(args))
     st = study_mod.load_existing(located)
     if st is None:
@@ -424,9 +416,7 @@ def study_inputs(args: list[str]) -> tuple[Any, Any, Any]:
         # only `fixed` is needed to rebuild a finished trial's settings from its params
         space = SearchSpace(source=f"study {cfg.study_name}", params=(), fixed=dict(space_attr["fixed"]))
     else:
-        from sweep.engine import load_space
-
-        space = load_space(cfg)
+        space = search_space.load_for_config(cfg)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return cfg, space, st
 
@@ -434,8 +424,6 @@ def study_inputs(args: list[str]) -> tuple[Any, Any, Any]:
 def select_trial(cfg: Any, st: Any, number: int | None) -> Any:
     """The trial to export: trial `number` (COMPLETE or PRUNED), else the best; ConfigError if none."""
     from optuna.trial import TrialState
-
-    from sweep import results
 
     if number is None:
         trial = results.best_trial(st)

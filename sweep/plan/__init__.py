@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from sweep import search_space
 from sweep.config import CONF_DIR
 from sweep.errors import ConfigError, Problem, Problems
 
@@ -304,8 +305,6 @@ def params_billions(preset: dict[str, Any]) -> float | None:
 
 def space_dimensions(name: str) -> tuple[str, ...]:
     """Names of the searched parameters of a shipped space (validated by the real parser)."""
-    from sweep import search_space
-
     return tuple(p.name for p in search_space.load(name, targets=("attention", "all_linear")).params)
 
 

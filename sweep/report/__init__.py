@@ -31,8 +31,11 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep.config import SweepConfig
+from sweep.config import SweepConfig, redact_url
+from sweep.errors import ConfigError, Problem
 from sweep.results import atomic_write, ranked
+from sweep.study import INTERRUPTED, SURPLUS, counts, load_existing
+from sweep.study_tracking import summary_lines
 
 MIN_COMPLETE_FOR_IMPORTANCE = 2
 TOP_TRIALS = 10
@@ -233,8 +236,6 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
-    from sweep.study import INTERRUPTED, SURPLUS, counts
-
     c = counts(study)
     trials = study.get_trials(deepcopy=False)
     c["interrupted"] = sum(1 for t in trials if t.state == TrialState.FAIL
@@ -299,8 +300,6 @@ code{background:#f4f4f4;padding:1px 4px}
 
 def render(study: optuna.Study, cfg: SweepConfig) -> str:
     """The report page as one HTML string (plotly.js inlined once)."""
-    from sweep.config import redact_url
-
     secs = sections(study, cfg.seed)
     parts: list[str] = []
     js_included = False
@@ -377,9 +376,6 @@ def dashboard_storage(url: str) -> str | None:
 
 def inspect_lines(cfg: SweepConfig) -> list[str]:
     """Commands to inspect the study: the dashboard, the report, W&B sync for offline runs."""
-    from sweep.config import redact_url
-    from sweep.study_tracking import summary_lines
-
     lines = []
     target = dashboard_storage(cfg.storage_url())
     if target is None:
@@ -394,10 +390,6 @@ def inspect_lines(cfg: SweepConfig) -> list[str]:
 
 def load_study(cfg: SweepConfig) -> optuna.Study:
     """The existing study the config names; ConfigError when it cannot be opened or is missing."""
-    from sweep.config import redact_url
-    from sweep.errors import ConfigError, Problem
-    from sweep.study import load_existing
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = load_existing(cfg)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import torch
 
 from sweep.errors import OutOfMemoryAtMinimum, TrialDiverged, TrialPruned
+from sweep.memory import largest_divisor_at_most
 from sweep.objectives import IGNORE, nll_sum, orpo_odds_ratio_loss, token_logprobs
 
 FAULT_OOM_ENV = "SWEEP_FAULT_OOM_ABOVE_MICRO_BATCH"
@@ -68,10 +69,6 @@ class TrainResult:
     @property
     def tokens_per_s(self) -> float:
         return self.train_tokens / self.train_time_s if self.train_time_s > 0 else 0.0
-
-
-def largest_divisor_at_most(n: int, cap: int) -> int:
-    return max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
 
 
 def next_micro_batch(effective: int, micro: int) -> int | None:

@@ -1,0 +1,145 @@
+"""The package keeps one direction of dependency (README, "How it works").
+
+Every module of sweep/ is parsed with `ast`; every import counts, at module level or inside a
+function, absolute or relative (`from . import x`). Two rules:
+- no import cycle among the package's modules (a submodule importing its own package's
+  `__init__` is not an edge: Python always initialises the parent first);
+- the command layer (`sweep.commands.*` and the `__main__` entry modules) is imported by no
+  library module.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "sweep"
+
+
+def module_files(root: Path = PACKAGE) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the package (`pkg.__init__` is `pkg`)."""
+    out = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The package's modules that `name` imports anywhere in its file."""
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolved against the importing module's package
+                package = name.split(".") if is_package else name.split(".")[:-1]
+                base = package[: len(package) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            # `from pkg import mod` imports the submodule pkg.mod; `from mod import name` the module
+            candidates = [target, *(f"{target}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        for candidate in candidates:
+            while candidate and candidate not in modules:
+                candidate = candidate.rpartition(".")[0]
+            if candidate and candidate != name and not name.startswith(candidate + "."):
+                found.add(candidate)
+    return found
+
+
+def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
+    modules = module_files(root)
+    return {name: imported_modules(name, path, modules) for name, path in modules.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles: strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def is_command(name: str) -> bool:
+    return name == "sweep.commands" or name.startswith("sweep.commands.") or name.endswith(".__main__") \
+        or name == "sweep.__main__"
+
+
+def describe(component: list[str], graph: dict[str, set[str]]) -> str:
+    members = set(component)
+    arrows = [f"  {m} -> {', '.join(sorted(graph[m] & members))}" for m in component]
+    return f"import cycle of {len(component)} modules:\n" + "\n".join(arrows)
+
+
+def test_the_parser_sees_every_kind_of_import(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("def f():\n    from . import b\n")  # function-level, relative
+    (pkg / "b.py").write_text("import pkg.sub.c\n")
+    (pkg / "sub" / "__init__.py").write_text("from .c import x\n")
+    (pkg / "sub" / "c.py").write_text("from pkg import sub\nfrom ..a import f\n")  # parent: no edge
+    graph = import_graph(pkg)
+    assert graph == {"pkg": set(), "pkg.a": {"pkg.b"}, "pkg.b": {"pkg.sub.c"}, "pkg.sub": {"pkg.sub.c"},
+                     "pkg.sub.c": {"pkg.a"}}
+    found = cycles(graph)
+    assert found == [["pkg.a", "pkg.b", "pkg.sub.c"]]
+    assert "pkg.b -> pkg.sub.c" in describe(found[0], graph)
+
+
+def test_no_import_cycle_in_the_package():
+    graph = import_graph()
+    assert len(graph) > 30 and "sweep.engine" in graph["sweep.commands.sweep"]  # the parser works here
+    found = cycles(graph)
+    assert not found, "\n".join(describe(c, graph) for c in found)
+
+
+def test_no_library_module_imports_the_command_layer():
+    graph = import_graph()
+    assert any(is_command(m) for m in graph)
+    wrong = {m: sorted(t for t in targets if is_command(t)) for m, targets in graph.items() if not is_command(m)}
+    wrong = {m: t for m, t in wrong.items() if t}
+    assert not wrong, f"library modules import the command layer: {wrong}"
+
+
+def test_every_command_package_runs_through_the_command_layer():
+    """`python -m sweep.<command>` stays a thin `__main__.py` over `sweep.commands.<command>`."""
+    graph = import_graph()
+    mains = {m for m in graph if m.endswith(".__main__")}
+    assert {"sweep.__main__", "sweep.report.__main__", "sweep.export.__main__", "sweep.train.__main__",
+            "sweep.compare.__main__", "sweep.plan.__main__"} <= mains
+    for m in mains:
+        assert graph[m] and all(t.startswith("sweep.commands.") for t in graph[m]), (m, graph[m])
