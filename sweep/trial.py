@@ -18,8 +18,9 @@ from typing import Any
 from sweep import backends, data, models, templates
 from sweep.backends.peft import LoraSettings
 from sweep.config import SweepConfig
+from sweep.memory import largest_divisor_at_most
 from sweep.search_space import TrialParams
-from sweep.train import Trainer, TrainSpec, largest_divisor_at_most, reset_peak_memory
+from sweep.train import Trainer, TrainSpec, reset_peak_memory
 
 
 def lora_settings(cfg: SweepConfig, params: TrialParams) -> LoraSettings:

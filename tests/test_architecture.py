@@ -1,16 +1,18 @@
 """The package keeps one direction of dependency (README, "How it works").
 
 Every module of sweep/ is parsed with `ast`; every import counts, at module level or inside a
-function, absolute or relative (`from . import x`). Two rules:
+function, absolute or relative (`from . import x`). The rules:
 - no import cycle among the package's modules (a submodule importing its own package's
   `__init__` is not an edge: Python always initialises the parent first);
 - the command layer (`sweep.commands.*` and the `__main__` entry modules) is imported by no
-  library module.
+  library module;
+- README's layer table names every module, and no module imports one of a higher layer.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "sweep"
@@ -143,3 +145,44 @@ def test_every_command_package_runs_through_the_command_layer():
             "sweep.compare.__main__", "sweep.plan.__main__"} <= mains
     for m in mains:
         assert graph[m] and all(t.startswith("sweep.commands.") for t in graph[m]), (m, graph[m])
+
+
+def readme_layers(readme: Path = PACKAGE.parent / "README.md") -> dict[str, int]:
+    """README's layer table: path prefix of a module (`sweep/engine.py`, `sweep/report/`) -> layer."""
+    text = readme.read_text(encoding="utf-8")
+    table = text[text.index("### Layers"):]
+    layers: dict[str, int] = {}
+    layer = 0
+    for line in table.splitlines()[2:]:
+        if not line.startswith("|"):
+            if layers:
+                break
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0][:1].isdigit():
+            layer = int(cells[0].split()[0])
+        for path in re.findall(r"`(sweep/[^`]*)`", cells[1] if len(cells) > 1 else ""):
+            layers[path] = layer
+    return layers
+
+
+def layer_of(module: str, layers: dict[str, int]) -> int | None:
+    if module.endswith("__main__"):
+        return 1  # `python -m` entry modules belong to the command layer
+    path = module.replace(".", "/")
+    for prefix, layer in sorted(layers.items(), key=lambda kv: -len(kv[0])):
+        if prefix.endswith("/") and (path + "/").startswith(prefix) or prefix in (f"{path}.py", f"{path}/"):
+            return layer
+    return None
+
+
+def test_readme_layer_table_matches_the_imports():
+    layers = readme_layers()
+    assert layers["sweep/commands/"] == 1 and layers["sweep/engine.py"] < layers["sweep/trial.py"]
+    graph = import_graph()
+    missing = sorted(m for m in graph if m != "sweep" and layer_of(m, layers) is None)
+    assert not missing, f"modules missing from README's layer table: {missing}"
+    upward = [f"{m} (layer {layer_of(m, layers)}) -> {t} (layer {layer_of(t, layers)})"
+              for m, targets in sorted(graph.items()) if m != "sweep" for t in sorted(targets)
+              if t != "sweep" and layer_of(t, layers) < layer_of(m, layers)]
+    assert not upward, "imports up README's layer table:\n" + "\n".join(upward)
