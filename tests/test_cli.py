@@ -63,6 +63,6 @@ def test_help_lists_groups_options_and_keys():
     assert res.returncode == 0
     out = res.stdout
     for line in ("pruner       hyperband, median, none, successive_halving",
-                 "model        llama, mistral, qwen, tiny_llama, tiny_mistral, tiny_qwen"):
+                 "model        llama, mistral, qwen, smollm2, tiny_llama, tiny_mistral, tiny_qwen"):
         assert line in out, out
     assert "search_space" in out and "quick" in out and "n_trials" in out and "+fixed.NAME=VALUE" in out
