@@ -88,7 +88,7 @@ def one_hf(dtype: str, threads: int, steps: int, micro: int) -> dict[str, Any]:
                                            False, cfg.data.max_seq_len)
     tpl = templates.apply_template(tok, cfg.data.chat_template)
     train_rows, _ = data.load_splits(cfg.data, cfg.seed)
-    train_ds, _ = data.encode_splits(data.Encoder(tok, cfg.data, tpl.end_of_turn), "sft", train_rows, [])
+    train_ds = data.encode_rows(data.Encoder(tok, cfg.data, tpl.end_of_turn), train_rows, "data.path")
     n_tokens = sum(len(e["input_ids"]) for e in train_ds[: steps * 8])
 
     class Timer(TrainerCallback):
