@@ -113,7 +113,7 @@ class Evaluator:
             augmented = []
             for e in examples:
                 found = retriever.retrieve(e.question, rag_top_k)
-                augmented.append(rag.augment_row(e.row, self.cfg.data.format, found))
+                augmented.append(rag.augment_row(e.row, self.cfg.data.layout, found))
                 if e.row.get("fact_id") is not None:
                     hits.append(any(p.id == e.row["fact_id"] for p in found))
             rows = augmented

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sweep import datasource
 from sweep.errors import ConfigError, Problem, Problems
 from sweep.templates import TEMPLATES
 
@@ -24,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO_ROOT / "conf"
 SEARCH_SPACE_DIR = REPO_ROOT / "search_spaces"
 
-DataFormat = Literal["chat", "alpaca", "completion", "preference"]
+DataFormat = Literal["auto", "chat", "sharegpt", "alpaca", "completion", "preference"]
 Objective = Literal["sft", "orpo"]
 
 
@@ -82,16 +83,22 @@ class ModelConfig:
 class DataConfig:
     """Where the data is and how it is turned into token ids (conf/data/*.yaml)."""
 
-    path: str
-    format: DataFormat = "chat"
-    eval_path: str | None = None  # held-out file; else `val_set_size` of the train file
-    val_set_size: float = 0.0
+    path: str  # a .jsonl/.json/.csv/.parquet file, a datasets save_to_disk folder or a hub id
+    format: DataFormat = "auto"  # auto: detected from the rows (sweep.datasource); resolved by from_dict
+    eval_path: str | None = None  # held-out file; else a seeded `val_set_size` split of `path`
+    val_set_size: float = 0.1  # share of `path` held out for eval when there is no eval_path
+    split: str | None = None  # the split of a folder / hub dataset holding several; None: train
     max_seq_len: int = 256
     add_eos: bool = True  # end every answer with the end-of-turn / eos token
     chat_template: str = "tokenizer_default"  # template used to render chat data
     system_prompt: str | None = None
     max_train_examples: int | None = None
     max_eval_examples: int | None = None
+
+    @property
+    def layout(self) -> str:
+        """How rows look once read: ShareGPT conversations are read as chat `messages`."""
+        return "chat" if self.format == "sharegpt" else self.format
 
 
 @dataclass(frozen=True)
@@ -347,17 +354,8 @@ def validate(cfg: SweepConfig, problems: Problems) -> None:
         if isinstance(d.max_seq_len, int) and d.max_seq_len < 8:
             problems.add("data.max_seq_len", d.max_seq_len, "must be at least 8 tokens")
         if isinstance(d.val_set_size, float) and not 0.0 <= d.val_set_size < 1.0:
-            problems.add("data.val_set_size", d.val_set_size, "must be in [0, 1)")
-        if d.eval_path is None and d.val_set_size == 0.0:
-            problems.add("data.eval_path", None,
-                         "set data.eval_path to a held-out file or data.val_set_size in (0, 1)")
-        if cfg.objective == "orpo" and d.format != "preference":
-            problems.add("objective", cfg.objective,
-                         "ORPO needs preference data: use data=sample_preferences or "
-                         "data.format=preference with prompt/chosen/rejected rows")
-        if d.format == "preference" and cfg.objective != "orpo":
-            problems.add("data.format", d.format,
-                         "preference data trains with objective=orpo")
+            problems.add("data.val_set_size", d.val_set_size,
+                         "the share of data.path held out for eval must be in (0, 1), e.g. 0.1")
     m = cfg.model
     if m is not None and m.tiny is None and m.gguf is None and not (m.hub_id or m.path):
         problems.add(f"model.{m.name}", None, "set model.hub_id or model.path")
@@ -376,7 +374,12 @@ def validate(cfg: SweepConfig, problems: Problems) -> None:
 
 
 def from_dict(raw: dict[str, Any]) -> SweepConfig:
-    """Typed, validated `SweepConfig` from a plain mapping (the composed Hydra config)."""
+    """Typed, validated `SweepConfig` from a plain mapping (the composed Hydra config).
+
+    Data is resolved here, once: paths become absolute, the shipped sample gets its shipped
+    eval file (any other file a seeded `val_set_size` split of itself, see `sweep.data`), and
+    `data.format: auto` becomes the format the rows have.
+    """
     problems = Problems()
     raw = dict(raw)
     raw.pop("hydra", None)
@@ -386,21 +389,65 @@ def from_dict(raw: dict[str, Any]) -> SweepConfig:
     problems.raise_if_any()
     # Relative paths are resolved once, here, against the directory the user ran from.
     out = str(Path(cfg.output_dir).expanduser().resolve())
-    data = dataclasses.replace(
-        cfg.data,
-        path=_resolve_path(cfg.data.path),
-        eval_path=_resolve_path(cfg.data.eval_path) if cfg.data.eval_path else None,
-    )
+    path = _resolve_path(cfg.data.path)
+    eval_path = _resolve_path(cfg.data.eval_path) if cfg.data.eval_path else SHIPPED_EVAL.get(path)
+    data = dataclasses.replace(cfg.data, path=path, eval_path=eval_path)
+    if data.format == "auto" and (data.eval_path or data.val_set_size > 0):
+        data = dataclasses.replace(data, format=_detect(data))
+    _check_format(data, cfg.objective, problems)
+    problems.raise_if_any()
     ev = cfg.eval
     if ev.rag_passages:
         ev = dataclasses.replace(ev, rag_passages=_resolve_path(ev.rag_passages))
     return dataclasses.replace(cfg, output_dir=out, data=data, eval=ev)
 
 
+# The shipped samples and their shipped held-out files: a sample's eval file is used only with
+# that sample (any other data.path is split, unless data.eval_path names a file).
+SHIPPED_EVAL = {str(REPO_ROOT / "sample_data" / train): str(REPO_ROOT / "sample_data" / held_out) for train, held_out in (
+    ("knowledge_train.jsonl", "knowledge_eval.jsonl"),
+    ("knowledge_train_alpaca.json", "knowledge_eval_alpaca.json"),
+    ("knowledge_train_completion.jsonl", "knowledge_eval_completion.jsonl"),
+    ("knowledge_preferences.jsonl", "knowledge_preferences_eval.jsonl"),
+)}
+
+
+def _detect(data: DataConfig) -> str:
+    """`data.format: auto`: the format of data.path's rows (and data.eval_path's must match)."""
+    fmt = datasource.detect_format(datasource.read_records(data.path, "data.path", data.split),
+                                   data.path, "data.path")
+    if data.eval_path:
+        found = datasource.detect_format(datasource.read_records(data.eval_path, "data.eval_path"),
+                                         data.eval_path, "data.eval_path")
+        if found != fmt:
+            raise ConfigError(Problem("data.eval_path", data.eval_path,
+                                      f"its rows are {found} but data.path's are {fmt}; give an eval file "
+                                      "of the same format"))
+    return fmt
+
+
+def _check_format(d: DataConfig, objective: str, problems: Problems) -> None:
+    """Checks that need the resolved data (its eval file, its format)."""
+    if d.eval_path is None and d.val_set_size == 0.0:
+        problems.add("data.val_set_size", 0.0,
+                     "must be in (0, 1) to hold out part of data.path for eval (e.g. 0.1), or set "
+                     "data.eval_path to a held-out file")
+    if objective == "orpo" and d.format != "preference":
+        problems.add("objective", objective,
+                     "ORPO needs preference data: use data=sample_preferences or "
+                     "data.format=preference with prompt/chosen/rejected rows")
+    if d.format == "preference" and objective != "orpo":
+        problems.add("data.format", d.format,
+                     "preference data trains with objective=orpo")
+
+
 def _resolve_path(p: str) -> str:
+    """An absolute path for a local file or folder; a hub dataset id stays as it is."""
     path = Path(p).expanduser()
     if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
         path = REPO_ROOT / path  # shipped files (sample_data/...) work from any directory
+    if not path.exists() and datasource.is_hub_id(p):
+        return p
     return str(path.resolve())
 
 

@@ -1,20 +1,23 @@
 """Data: read and validate rows, then turn them into token ids with answer-only labels.
 
-Formats: `chat` (JSONL rows with `messages`), `alpaca` (JSON array or JSONL of
-instruction/input/output), `completion` (`text`, or `prompt` + `completion`), `preference`
-(prompt/chosen/rejected, for ORPO). Every problem names the file and line. Loss is on answer
+Rows come from any source `sweep.datasource` reads (JSONL, JSON, CSV, Parquet, a `datasets`
+folder, a hub id). Formats: `chat` (rows with `messages`), `sharegpt` (`conversations` of
+`from`/`value` turns, read as chat), `alpaca` (instruction/input/output), `completion`
+(`text`, or `prompt` + `completion`), `preference` (prompt/chosen/rejected, for ORPO). Without
+`data.eval_path`, a seeded `val_set_size` share of the rows is held out for eval
+(`load_splits`). Every problem names the file and row. Loss is on answer
 tokens only, and with `add_eos` every answer ends with the end-of-turn token, so the model
 learns to stop; with `add_eos: false` that token is left unlabelled (to show what happens).
 """
 
 from __future__ import annotations
 
-import json
+import math
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from sweep import datasource
 from sweep.config import DataConfig
 from sweep.errors import ConfigError, Problem, Problems
 
@@ -34,17 +37,24 @@ class Row:
     where: str
 
 
-def read_rows(path: str, fmt: str, key: str) -> list[Row]:
-    """Parse a JSON / JSONL file and validate every row for `fmt`; all problems at once."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(Problem(key, path, "file not found; give an existing JSON/JSONL file"))
+def read_rows(path: str, fmt: str, key: str, split: str | None = None) -> list[Row]:
+    """Read any source (`sweep.datasource`) and validate every row for `fmt`; all problems at once.
+
+    ShareGPT rows come back as chat rows: `conversations` of `from`/`value` turns become
+    `messages` of `role`/`content` (human -> user, gpt -> assistant, system -> system).
+    """
     problems = Problems()
-    raw = parse_records(p, key, problems)
     rows = []
-    for item, where in raw:
+    for item, where in datasource.read_records(path, key, split):
+        shape = datasource.shape_of(item)
         err = _check_row(item, fmt)
+        if err is None and fmt == "sharegpt":
+            item, err = _from_sharegpt(item)
+        if err is None and fmt in ("chat", "sharegpt"):
+            err = _check_row(item, "chat")
         if err:
+            if shape and shape[0] != fmt:
+                err += f"; this row has {shape[1]} ({shape[0]}): set data.format={shape[0]} or fix the row"
             problems.add(key, where, err)
         else:
             rows.append(Row(item, where))
@@ -56,34 +66,24 @@ def read_rows(path: str, fmt: str, key: str) -> list[Row]:
     return rows
 
 
-def parse_records(path: Path, key: str, problems: Problems | None = None) -> list[tuple[Any, str]]:
-    """(record, 'file:line') pairs of a JSON array or a JSONL file.
+# ShareGPT speaker names (as Axolotl and Unsloth read them) -> chat roles
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                  "chatgpt": "assistant", "model": "assistant", "system": "system"}
 
-    A bad JSONL line is added to `problems` (so all of them are reported together) or, without
-    a collector, raised at once; a JSON array that does not parse is raised at once.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(Problem(key, str(path), f"not UTF-8 text (byte {exc.start}); save it as UTF-8")) from None
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(Problem(key, f"{path}:{exc.lineno}", f"not valid JSON ({exc.msg})")) from None
-        return [(item, f"{path}[{i}]") for i, item in enumerate(items)]
-    out: list[tuple[Any, str]] = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append((json.loads(line), f"{path}:{n}"))
-        except json.JSONDecodeError as exc:
-            problem = (key, f"{path}:{n}", f"line is not valid JSON ({exc.msg}); one JSON object per line")
-            if problems is None:
-                raise ConfigError(Problem(*problem)) from None
-            problems.add(*problem)
-    return out
+
+def _from_sharegpt(item: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A ShareGPT row as a chat row, or the problem with it."""
+    msgs = []
+    for i, turn in enumerate(item["conversations"]):
+        if not isinstance(turn, dict):
+            return item, f"conversations[{i}] must be an object with 'from' and 'value'"
+        speaker = turn.get("from", turn.get("role"))
+        if speaker not in SHAREGPT_ROLES:
+            return item, (f"conversations[{i}].from is {speaker!r}; use one of "
+                          f"{', '.join(SHAREGPT_ROLES)} (tool turns are not supported)")
+        msgs.append({"role": SHAREGPT_ROLES[speaker], "content": turn.get("value", turn.get("content"))})
+    rest = {k: v for k, v in item.items() if k != "conversations"}
+    return {**rest, "messages": msgs}, None
 
 
 def _nonempty(v: Any) -> bool:
@@ -93,6 +93,11 @@ def _nonempty(v: Any) -> bool:
 def _check_row(item: Any, fmt: str) -> str | None:
     if not isinstance(item, dict):
         return "each row must be a JSON object"
+    if fmt == "sharegpt":
+        conv = item.get("conversations")
+        if not isinstance(conv, list) or not conv:
+            return "sharegpt rows need a non-empty 'conversations' list of from/value turns (data.format=sharegpt)"
+        return None
     if fmt == "chat":
         msgs = item.get("messages")
         if not isinstance(msgs, list) or not msgs:
@@ -130,26 +135,55 @@ def _check_row(item: Any, fmt: str) -> str | None:
     return f"unknown data.format {fmt!r}"
 
 
+MIN_EVAL_ROWS = 5  # a held-out split has at least this many rows ...
+MIN_TRAIN_ROWS = 5  # ... and leaves at least this many to train on
+
+
+def split_sizes(n_rows: int, share: float) -> tuple[int, int]:
+    """(train, eval) row counts of a `share` split: ceil(share x rows), at least MIN_EVAL_ROWS."""
+    n_eval = max(MIN_EVAL_ROWS, math.ceil(n_rows * share))
+    return n_rows - n_eval, n_eval
+
+
 def load_splits(cfg: DataConfig, seed: int) -> tuple[list[Row], list[Row]]:
-    """Train and eval rows, validated. Eval: `eval_path`, else a seeded `val_set_size` split."""
-    train = read_rows(cfg.path, cfg.format, "data.path")
+    """Train and eval rows, validated. Eval: `eval_path`, else a seeded `val_set_size` split.
+
+    The split is a function of the rows, the share and the seed only (Python's seeded
+    `random.Random` shuffle of row indices), so every process that reads the same file (the
+    preflight, each trial inline or under Ray, the behaviour evaluation, the export and
+    `sweep.train from=best.yaml`) holds out the same rows.
+    """
+    train = read_rows(cfg.path, cfg.format, "data.path", cfg.split)
     if cfg.eval_path:
         evals = read_rows(cfg.eval_path, cfg.format, "data.eval_path")
     else:
-        rng = random.Random(seed)
-        order = list(range(len(train)))
-        rng.shuffle(order)
-        n_eval = int(round(len(train) * cfg.val_set_size))
-        if n_eval < 1 or n_eval >= len(train):
+        if not 0.0 < cfg.val_set_size < 1.0:
             raise ConfigError(Problem("data.val_set_size", cfg.val_set_size,
-                                      f"gives {n_eval} eval rows of {len(train)}; raise it or set data.eval_path"))
-        evals = [train[i] for i in order[:n_eval]]
+                                      "must be in (0, 1) to hold out part of data.path for eval (e.g. 0.1), "
+                                      "or set data.eval_path to a held-out file"))
+        n_train, n_eval = split_sizes(len(train), cfg.val_set_size)
+        if n_train < MIN_TRAIN_ROWS:
+            raise ConfigError(Problem("data.path", cfg.path,
+                                      f"has {len(train)} row{'s' if len(train) != 1 else ''}; holding out {cfg.val_set_size * 100:g}% for eval (at "
+                                      f"least {MIN_EVAL_ROWS} rows) leaves {max(n_train, 0)} to train on, fewer "
+                                      f"than {MIN_TRAIN_ROWS}; add rows, lower data.val_set_size, or give a held-out "
+                                      "file as data.eval_path"))
+        order = list(range(len(train)))
+        random.Random(seed).shuffle(order)
+        evals = [train[i] for i in sorted(order[:n_eval])]
         train = [train[i] for i in sorted(order[n_eval:])]
     if cfg.max_train_examples:
         train = train[: cfg.max_train_examples]
     if cfg.max_eval_examples:
         evals = evals[: cfg.max_eval_examples]
     return train, evals
+
+
+def describe_eval(cfg: DataConfig, seed: int, n_eval: int) -> str:
+    """Which rows the sweep evaluates on, in one line (printed at the start, in the report)."""
+    if cfg.eval_path:
+        return f"eval: {datasource.short_name(cfg.eval_path)}, {n_eval} rows (data.eval_path)"
+    return f"eval: {cfg.val_set_size * 100:g}% of {datasource.short_name(cfg.path)}, {n_eval} rows, seed {seed}"
 
 
 # --------------------------------------------------------------------------- encoding
@@ -189,7 +223,7 @@ class Encoder:
 
     def prompt_text(self, row: dict[str, Any]) -> str:
         """The text a model is given at inference (everything before the first answer)."""
-        fmt = self.cfg.format
+        fmt = self.cfg.layout
         if fmt in ("chat", "preference"):
             msgs = to_messages(row, fmt, self.cfg.system_prompt)
             first = next(i for i, m in enumerate(msgs) if m["role"] == "assistant")
@@ -200,7 +234,7 @@ class Encoder:
 
     def answer_text(self, row: dict[str, Any]) -> str:
         """The reference answer of a row (the first assistant turn)."""
-        fmt = self.cfg.format
+        fmt = self.cfg.layout
         if fmt == "chat":
             return next(m["content"] for m in row["messages"] if m["role"] == "assistant")
         if fmt == "alpaca":
@@ -218,7 +252,7 @@ class Encoder:
 
     def encode(self, row: dict[str, Any], answer_key: str = "chosen") -> dict[str, list[int]] | None:
         """Token ids and answer-only labels, truncated to max_seq_len; None if no answer fits."""
-        fmt = self.cfg.format
+        fmt = self.cfg.layout
         eos = self.tok.eos_token or ""
         if fmt in ("chat", "preference"):
             if fmt == "preference":

@@ -2,7 +2,8 @@
 
 `run(cfg)` is everything `python -m sweep` does:
 1. load the search space and check every input (data, model, backend, disk) before anything
-   is written (bad input -> ConfigError -> exit status 2);
+   is written (bad input -> ConfigError -> exit status 2), then say which rows train and which
+   evaluate ("eval: 10% of my_chat.jsonl, 26 rows, seed 0");
 2. open (or resume) the Optuna study in its storage, retry trials a killed sweep left running,
    and enqueue the space's known-good configurations once;
 3. hand trials to the executor (inline or Ray); after each trial the study folder is refreshed
@@ -24,6 +25,7 @@ from sweep import (
     backends,
     behaviour,
     data,
+    datasource,
     executors,
     export,
     memory,
@@ -66,7 +68,7 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
         space.grid()  # raises for continuous dimensions
     if cfg.model.load_in_4bit and not (executor == "ray" and (cfg.executor.address or os.environ.get("RAY_ADDRESS"))):
         _check_qlora_here()  # a joined cluster's workers may have what this machine lacks
-    if cfg.data.format not in ("chat", "preference") and any(p.name == "chat_template" for p in space.params):
+    if cfg.data.layout not in ("chat", "preference") and any(p.name == "chat_template" for p in space.params):
         raise ConfigError(Problem("search_space", cfg.search_space,
                                   f"it searches chat_template, but data.format={cfg.data.format} rows are not "
                                   "rendered with a chat template (every trial would be the same); use chat "
@@ -86,6 +88,13 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
         behaviour.check_inputs(cfg)
     _check_disk(cfg)
     return longest
+
+
+def describe_data(cfg: SweepConfig) -> str:
+    """The line said at the start: which file trains, which rows evaluate (the preflight's split)."""
+    train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
+    return (f"data: {datasource.short_name(cfg.data.path)} ({cfg.data.format}), {len(train_rows)} rows to train on; "
+            + data.describe_eval(cfg.data, cfg.seed, len(eval_rows)))
 
 
 def _check_qlora_here() -> None:
@@ -126,7 +135,7 @@ def _check_encoding(cfg: SweepConfig, space: SearchSpace, location: str, train_r
     for name in sorted(n for n in names if n):
         tok.chat_template = own
         tpl = templates.apply_template(tok, name)
-        if cfg.data.format in ("chat", "preference") and not tok.chat_template:
+        if cfg.data.layout in ("chat", "preference") and not tok.chat_template:
             raise ConfigError(Problem("data.chat_template", name, "the tokenizer has no chat template; "
                                       "name one (chatml, llama3, ...)"))
         train, evals = data.encode_splits(data.Encoder(tok, cfg.data, tpl.end_of_turn), cfg.objective,
@@ -171,7 +180,10 @@ def open_study(cfg: SweepConfig, space: SearchSpace) -> optuna.Study:
 def run(cfg: SweepConfig) -> SweepSummary:
     space = search_space.load_for_config(cfg)
     longest = preflight(cfg, space)
+    data_line = describe_data(cfg)
+    print(data_line, file=sys.stderr)
     st = open_study(cfg, space)
+    st.set_user_attr("data_summary", data_line)  # the report's header shows it
     with study.study_lock(cfg):
         recovered = study.recover_interrupted(st)
     if recovered:

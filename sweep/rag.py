@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sweep.data import parse_records
+from sweep.datasource import parse_records
 from sweep.errors import ConfigError, Problem
 
 __all__ = ["BM25Retriever", "Passage", "augment_row", "context_block", "load_passages", "tokenize"]

@@ -193,7 +193,7 @@ def keep_adapters(cfg: SweepConfig, study: optuna.Study) -> None:
 
 
 DERIVED = ("trials.csv", "best.yaml", "best_adapter", "axolotl.yaml", "report.html", "behaviour.csv",
-           "behaviour.md", "behaviour_generations.jsonl", "lm_eval", "trials")
+           "behaviour.md", "behaviour_generations.jsonl", "lm_eval", "trials", "axolotl_data")
 
 
 def clear_derived(cfg: SweepConfig) -> None:

@@ -261,7 +261,7 @@ def make_examples(rows: Sequence[Any], encoder: Any, max_examples: int | None = 
         if unanswerable and not any(d.get("answerable") is False for d in picked):
             picked[-1] = unanswerable[-1]
         data = picked
-    fmt = encoder.cfg.format
+    fmt = encoder.cfg.layout
     out = []
     for d in data:
         question, reference = question_of(d, fmt), encoder.answer_text(d)

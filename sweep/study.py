@@ -23,6 +23,7 @@ from optuna.trial import TrialState
 
 from sweep import models
 from sweep.config import SweepConfig, redact_url, to_plain
+from sweep.datasource import fingerprint
 from sweep.errors import ConfigError, Problem
 from sweep.search_space import SearchSpace
 
@@ -218,34 +219,65 @@ def load_existing(cfg: SweepConfig) -> optuna.Study | None:
 
 # --------------------------------------------------------------------------- bookkeeping
 
-IDENTITY_KEYS = ("model", "model_content", "data", "objective", "seed", "eval_every", "search_space_content")
+IDENTITY_KEYS = ("model", "model_content", "data", "data_files", "objective", "seed", "eval_every",
+                 "search_space_content")
+_SHOWN = {"search_space_content": "search space", "data": "data settings", "data_files": "data file content",
+          "model_content": "model content (other weights under the same preset name)",
+          "eval_every": "train.eval_every"}
 
 
 def identity(cfg: SweepConfig, space: SearchSpace) -> dict[str, Any]:
-    """What must not change when a study is resumed (else results are not comparable). The model
-    counts by content (`models.fingerprint`), not only by preset name: another folder behind
-    `model.path` or another GGUF under the same name is another model."""
+    """What must not change when a study is resumed (else results are not comparable): the
+    model, by content too (`models.fingerprint`: another folder behind `model.path` or another
+    GGUF under the same name is another model), the data settings (file, eval file or split
+    share, format, ...), the data files' content, the seed (it also draws the eval split), the
+    eval cadence and the search space."""
     content = models.fingerprint(cfg.model, models.resolve(cfg.model))
+    files = [fingerprint(p) for p in (cfg.data.path, cfg.data.eval_path) if p]
     return {"model": cfg.model.name, "model_content": content,
             "data": json.dumps(to_plain(cfg.data), sort_keys=True),
+            "data_files": " ".join(files),
             "objective": cfg.objective, "seed": cfg.seed, "eval_every": cfg.train.eval_every,
             "search_space_content": json.dumps(space.to_dict(), sort_keys=True, default=str)}
 
 
+def _changes(key: str, was: Any, now: Any) -> str:
+    """What differs, in the user's words: `data.path: 'a.jsonl' -> 'b.jsonl'`."""
+    if key in ("data", "search_space_content"):
+        try:
+            old, new = json.loads(was), json.loads(now)
+        except (TypeError, ValueError):
+            old, new = None, None
+        if isinstance(old, dict) and isinstance(new, dict):
+            if key == "search_space_content":  # {params: {...}, fixed: {...}, enqueue: [...]}
+                old = {f"{s}.{k}": v for s in old for k, v in (old[s].items() if isinstance(old[s], dict)
+                                                             else [("", old[s])])}
+                new = {f"{s}.{k}": v for s in new for k, v in (new[s].items() if isinstance(new[s], dict)
+                                                             else [("", new[s])])}
+                prefix = ""
+            else:
+                prefix = "data."
+            diffs = [f"{prefix}{k.rstrip('.')}: {str(old.get(k))[:40]!r} -> {str(new.get(k))[:40]!r}"
+                     for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+            if diffs:
+                return ", ".join(diffs[:3]) + (f" and {len(diffs) - 3} more" if len(diffs) > 3 else "")
+    if key == "data_files":
+        return "a data file was edited since the study started"
+    return f"{str(was)[:60]!r} -> {str(now)[:60]!r}"
+
+
 def check_resumable(study: optuna.Study, cfg: SweepConfig, space: SearchSpace) -> None:
+    """Refuse to resume a study with other model, data (file, eval split) or search space."""
     stored = study.user_attrs.get("identity")
     if not stored:
         return
     now = identity(cfg, space)
     for key in IDENTITY_KEYS:
         if key in stored and stored.get(key) != now.get(key):
-            shown = {"search_space_content": "search space", "data": "data settings",
-                     "model_content": "model content (other weights under the same preset name)",
-                     "eval_every": "train.eval_every"}.get(key, key)
             raise ConfigError(Problem("study_name", cfg.study_name,
-                                      f"this study exists with a different {shown} "
-                                      f"({str(stored.get(key))[:60]!r}); use a new study_name "
-                                      f"or the original settings to resume"))
+                                      f"this study was run with a different {_SHOWN.get(key, key)} "
+                                      f"({_changes(key, stored.get(key), now.get(key))}); use a new study_name, "
+                                      "or the original settings to resume"))
 
 
 def pid_alive(pid: int) -> bool:

@@ -49,7 +49,35 @@ def case_files(tmp):
         "assistant_first": _jsonl(tmp / "af.jsonl", [{"messages": [{"role": "assistant", "content": "a"},
                                                                     {"role": "user", "content": "q"}]}]),
         "latin1": tmp / "latin1.jsonl",
+        # your own data (issue 14): every reader, the split, the format detection
+        "six": _jsonl(tmp / "six.jsonl", [GOOD_CHAT] * 6),
+        "twenty": _jsonl(tmp / "twenty.jsonl", [GOOD_CHAT] * 20),
+        "mixed": _jsonl(tmp / "mixed.jsonl", [GOOD_CHAT, {"instruction": "q", "output": "a"}]),
+        "unknown_shape": _jsonl(tmp / "qa.jsonl", [{"question": "q", "answer": "a"}]),
+        "bad_role": _jsonl(tmp / "sg.jsonl", [{"conversations": [{"from": "tool", "value": "x"}]}]),
+        "csv_columns": _text(tmp / "qa.csv", "question,answer\nq,a\n"),
+        "bad_parquet": _text(tmp / "broken.parquet", "not parquet at all"),
+        "txt": _text(tmp / "notes.txt", "hello\n"),
+        "plain_dir": _folder(tmp / "plain_dir"),
     }
+
+
+def _text(path, text):
+    path.write_text(text)
+    return path
+
+
+def _folder(path):
+    path.mkdir()
+    (path / "readme.md").write_text("not a dataset\n")
+    return path
+
+
+def _saved_dataset(path, rows):
+    import datasets
+
+    datasets.Dataset.from_list(rows).save_to_disk(str(path))
+    return path
 
 
 # (id, module, args, words the one line must contain)
@@ -80,8 +108,31 @@ CASES = [
     ("data-missing-file", "sweep", ["data.path=/nonexistent/train.jsonl"], ["data.path", "not found"]),
     ("data-malformed-line", "sweep", ["data.path={malformed}"], ["malformed.jsonl:2", "JSON"]),
     ("data-no-assistant", "sweep", ["data.path={no_assistant}"], ["assistant"]),
-    ("data-empty-eval", "sweep", ["data.eval_path={empty}"], ["data.eval_path", "no chat examples"]),
-    ("data-wrong-format", "sweep", ["data.path={wrong_format}"], ["messages", "data.format=chat"]),
+    ("data-empty-eval", "sweep", ["data.eval_path={empty}"], ["data.eval_path", "empty.jsonl", "empty"]),
+    ("data-wrong-format", "sweep", ["data.format=chat", "data.path={wrong_format}"],
+     ["text.jsonl:1", "messages", "data.format=completion"]),
+    ("data-empty-file", "sweep", ["data.path={empty}"], ["data.path", "empty.jsonl", "add rows"]),
+    ("data-too-few-rows-to-split", "sweep", ["data.path={six}"], ["six.jsonl", "has 6 rows", "data.eval_path"]),
+    ("data-split-share-zero", "sweep", ["data.path={twenty}", "data.val_set_size=0"], ["data.val_set_size", "(0, 1)"]),
+    ("data-split-share-negative", "sweep", ["data.path={twenty}", "data.val_set_size=-0.1"],
+     ["data.val_set_size", "(0, 1)"]),
+    ("data-mixed-shapes", "sweep", ["data.path={mixed}"], ["mixed.jsonl:2", "alpaca", "mixed.jsonl:1", "chat",
+                                                           "one format per file"]),
+    ("data-unknown-shape", "sweep", ["data.path={unknown_shape}"], ["qa.jsonl:1", "answer, question",
+                                                                    "no known format", "data.format"]),
+    ("data-sharegpt-unknown-role", "sweep", ["data.path={bad_role}"], ["sg.jsonl:1", "'tool'", "human"]),
+    ("data-csv-without-columns", "sweep", ["data.path={csv_columns}"], ["qa.csv:2", "answer, question",
+                                                                         "instruction/input/output"]),
+    ("data-csv-missing-column-for-format", "sweep", ["data.path={csv_columns}", "data.format=alpaca"],
+     ["qa.csv:2", "instruction", "output"]),
+    ("data-parquet-unreadable", "sweep", ["data.path={bad_parquet}"], ["broken.parquet", "Parquet", "JSONL"]),
+    ("data-unsupported-file-type", "sweep", ["data.path={txt}"], ["notes.txt", ".txt", ".parquet"]),
+    ("data-folder-not-a-dataset", "sweep", ["data.path={plain_dir}"], ["plain_dir", "save_to_disk"]),
+    ("data-folder-other-shape", "sweep", ["data.path={saved_other}"], ["saved_other[0]", "no known format"]),
+    ("data-folder-missing-split", "sweep", ["data.path={saved_dict}"], ["saved_dict", "validation",
+                                                                         "data.split"]),
+    ("data-hub-id-offline", "sweep", ["data.path=someorg/some_dataset"], ["data.path", "someorg/some_dataset",
+                                                                          "hub", "local file"]),
     ("data-alpaca-missing-output", "sweep", ["data=sample_alpaca", "data.path={alpaca_bad}"], ["output"]),
     ("data-preference-identical", "sweep", ["data=sample_preferences", "objective=orpo",
                                             "data.path={pref_same}"], ["identical"]),
@@ -121,6 +172,14 @@ def test_bad_input_exits_2_with_one_line(case_id, module, args, words, tmp_path,
     files = case_files(tmp_path)
     files["alpaca_bad"].write_text(json.dumps([{"instruction": "q", "output": "a"}, {"instruction": "q"}]))
     files["latin1"].write_bytes(json.dumps(GOOD_CHAT).replace("q", "caf\u00e9").encode("latin-1") + b"\n")
+    if "{saved_other}" in args[-1]:
+        files["saved_other"] = _saved_dataset(tmp_path / "saved_other", [{"foo": "x", "bar": "y"}] * 20)
+    if "{saved_dict}" in args[-1]:
+        import datasets
+
+        files["saved_dict"] = tmp_path / "saved_dict"
+        datasets.DatasetDict({"validation": datasets.Dataset.from_list([GOOD_CHAT] * 20)}).save_to_disk(
+            str(files["saved_dict"]))
     out = tmp_path / "out"
     argv = [f"output_dir={out}", "study_name=s", "eval.behaviour=false"] + [a.format(**files) for a in args]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -55,7 +55,7 @@ def test_missing_and_empty_files(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         data.read_rows(str(tmp_path / "nope.jsonl"), "chat", "data.path")
     (tmp_path / "empty.jsonl").write_text("\n")
-    with pytest.raises(ConfigError, match="no chat examples"):
+    with pytest.raises(ConfigError, match="empty.jsonl.*empty .no rows.; add rows"):
         data.read_rows(str(tmp_path / "empty.jsonl"), "chat", "data.eval_path")
 
 
@@ -73,15 +73,14 @@ def test_alpaca_completion_preference_validation(tmp_path):
 
 
 def test_val_set_size_split_is_seeded(tmp_path):
-    p = _write(tmp_path / "d.jsonl", [CHAT] * 10)
-    cfg = load_config([f"data.path={p}", "data.eval_path=null", "data.val_set_size=0.2"])
+    p = _write(tmp_path / "d.jsonl", [CHAT] * 30)
+    cfg = load_config([f"data.path={p}", "data.val_set_size=0.2"])
     tr, ev = data.load_splits(cfg.data, seed=0)
-    assert len(tr) == 8 and len(ev) == 2
-    with pytest.raises(ConfigError, match="data.eval_path"):
-        load_config([f"data.path={p}", "data.eval_path=null", "data.val_set_size=0.0"])
-    cfg = load_config([f"data.path={p}", "data.eval_path=null", "data.val_set_size=0.01"])
-    with pytest.raises(ConfigError, match="0 eval rows"):
-        data.load_splits(cfg.data, seed=0)
+    assert len(tr) == 24 and len(ev) == 6
+    with pytest.raises(ConfigError, match="data.val_set_size.*data.eval_path"):
+        load_config([f"data.path={p}", "data.val_set_size=0.0"])
+    cfg = load_config([f"data.path={p}", "data.val_set_size=0.01"])  # 1% of 30: the minimum, 5 rows
+    assert [len(x) for x in data.load_splits(cfg.data, seed=0)] == [25, 5]
 
 
 def _answer_tokens(tok, enc):

@@ -46,6 +46,12 @@ def sweep_help() -> str:
     raw = yaml.safe_load((CONF_DIR / "config.yaml").read_text())
     scalars = [k for k, v in raw.items() if k != "defaults" and not isinstance(v, dict)]
     sections = [k for k, v in raw.items() if isinstance(v, dict)]
+    lines += ["", "your own data (data.KEY=VALUE; README 'Your own data'):"]
+    for line in (CONF_DIR / "data" / "sample_chat.yaml").read_text().splitlines():
+        key, sep, rest = line.partition(":")
+        if sep and key and not key.startswith("#") and not key.startswith(" "):
+            note = rest.partition("#")[2].strip()
+            lines.append(f"  data.{key:<19} {note}".rstrip())
     lines += ["", "top-level keys: " + ", ".join(scalars),
               "sections (section.key=value): " + ", ".join(sections),
               "pin a training setting: +fixed.NAME=VALUE (e.g. +fixed.max_steps=20)",

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from sweep import data as data_mod
-from sweep import models, results, search_space
+from sweep import datasource, models, results, search_space
 from sweep import study as study_mod
 from sweep.config import ModelConfig, build, compose, from_dict, redact_url
 from sweep.errors import ConfigError, Problem, Problems
@@ -88,7 +88,7 @@ NO_TEMPLATE_TYPES = ("alpaca", "completion", "input_output")  # never with a cha
 
 
 def axolotl_config(settings: dict[str, Any], *, base_model: str, output_dir: str,
-                   by_epochs: bool = False) -> dict[str, Any]:
+                   by_epochs: bool = False, data_files: dict[str, str] | None = None) -> dict[str, Any]:
     """The Axolotl config of one trial.
 
     Args:
@@ -97,6 +97,8 @@ def axolotl_config(settings: dict[str, Any], *, base_model: str, output_dir: str
         output_dir: where Axolotl writes its checkpoints and adapter.
         by_epochs: the trial's length was set in epochs: export `num_epochs` (and a warmup
             ratio) rather than the exact `max_steps` the trial ran.
+        data_files: {"path": ..., "eval_path": ...}: JSONL files of the rows the trials trained
+            and evaluated on (`write_data_files`), used instead of the settings' sources.
 
     Returns:
         A plain dict, keys in `TOP_LEVEL_KEYS` order, that passes `check_axolotl`.
@@ -142,6 +144,8 @@ def axolotl_config(settings: dict[str, Any], *, base_model: str, output_dir: str
         out["peft_use_dora"] = True
 
     # --- data
+    if data_files:
+        data = {**data, **data_files, "format": "chat" if data.get("format") == "sharegpt" else data.get("format")}
     template = train.get("chat_template") or data.get("chat_template") or "tokenizer_default"
     ds = _dataset(data, data["path"], "data.path", template, problems)
     if ds.get("type") == CHAT_TYPE:
@@ -247,7 +251,8 @@ def _dataset(data: dict[str, Any], path: str, key: str, template: str,
             problems.add(key, path, f"{with_text} of {len(rows)} rows use 'text' and the rest "
                          "'prompt'/'completion'; one Axolotl dataset reads one layout: split the file")
     else:
-        problems.add("data.format", fmt, "not exportable to Axolotl; use chat, alpaca or completion data")
+        problems.add("data.format", fmt, "not exportable to Axolotl as it is; export it with its data files "
+                     "(sweep.export writes them), or use chat, alpaca or completion data")
     return entry
 
 
@@ -360,16 +365,53 @@ def base_model_of(model: dict[str, Any]) -> str:
     raise ConfigError(Problem("model", m.name, "set model.hub_id or model.path"))
 
 
+DATA_DIR = "axolotl_data"  # next to the exported YAML: the rows as the trials split them
+
+
+def needs_data_files(data: dict[str, Any]) -> bool:
+    """Whether Axolotl must read our rows rather than the user's source: a held-out split
+    (Axolotl's own val_set_size would hold out other rows), ShareGPT rows (read with mapped
+    roles), or a source other than a JSON/JSONL file (CSV, Parquet, a folder, a hub id)."""
+    sources = [data.get("path"), data.get("eval_path")]
+    native = all(Path(s).suffix.lower() in (".json", ".jsonl") and Path(s).is_file() for s in sources if s)
+    return not data.get("eval_path") or data.get("format") == "sharegpt" or not native
+
+
+def write_data_files(cfg: Any, folder: Path) -> dict[str, str]:
+    """The train and eval rows exactly as every trial split them (seeded), as chat / alpaca /
+    completion JSONL in `folder`; "I don't know" probes are left out, as from the loss."""
+    train_rows, eval_rows = data_mod.load_splits(cfg.data, cfg.seed)
+    out = {}
+    for key, name, rows in (("path", "train.jsonl", train_rows), ("eval_path", "eval.jsonl", eval_rows)):
+        lines = [json.dumps(r.data, ensure_ascii=False) for r in rows if r.data.get("answerable") is not False]
+        results.atomic_write(folder / name, "".join(line + "\n" for line in lines))
+        out[key] = str((folder / name).resolve())
+    return out
+
+
 def export_trial(cfg: Any, space: Any, trial: Any, out: Path) -> Path:
-    """Write the Axolotl YAML of one finished trial to `out` (atomically); returns `out`."""
+    """Write the Axolotl YAML of one finished trial to `out` (atomically); returns `out`.
+
+    When Axolotl cannot read the trials' rows from the user's source as they were split
+    (`needs_data_files`), they are written to `axolotl_data/` next to `out` first.
+    """
     settings = results.settings(cfg, space, trial)
     by_epochs = space.from_values(trial.params).max_steps is None
+    files = None
+    if needs_data_files(settings["data"]) and settings.get("objective", "sft") == "sft":
+        files = write_data_files(cfg, out.parent / DATA_DIR)
     body = axolotl_config(settings, base_model=base_model_of(settings["model"]),
-                          output_dir=str(cfg.study_dir / "axolotl_output"), by_epochs=by_epochs)
+                          output_dir=str(cfg.study_dir / "axolotl_output"), by_epochs=by_epochs,
+                          data_files=files)
     value = f"{trial.value:.6g}" if trial.value is not None else "n/a"
+    n_eval = len(data_mod.load_splits(cfg.data, cfg.seed)[1])
+    source = (f"data: {datasource.short_name(cfg.data.path)} ({cfg.data.format}); "
+              f"{data_mod.describe_eval(cfg.data, cfg.seed, n_eval)}")
+    if files:
+        source += f"\n(the rows as the trials split them: {DATA_DIR}/train.jsonl and {DATA_DIR}/eval.jsonl)"
     header = (f"Axolotl {'QLoRA' if body['adapter'] == 'qlora' else 'LoRA'} config exported by "
               f"lora-sweep: study {cfg.study_name}, trial {trial.number} ({trial.state.name}, "
-              f"eval loss {value}).\nTrain it as-is: axolotl train {out.name}")
+              f"eval loss {value}).\n{source}\nTrain it as-is: axolotl train {out.name}")
     results.atomic_write(out, to_yaml(body, header))
     return out
 

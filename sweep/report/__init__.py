@@ -334,6 +334,10 @@ def render(study: optuna.Study, cfg: SweepConfig) -> str:
     head = [
         f"<h1>Study {html.escape(study.study_name)}</h1>",
         f"<p class=meta>{html.escape(meta)}</p>",
+    ]
+    if attrs.get("data_summary"):  # which file trains, which rows evaluate (sweep.engine)
+        head.append(f"<p class=meta>{html.escape(str(attrs['data_summary']))}</p>")
+    head += [
         "<h2>Trials</h2>",
         _table(counts_head, counts_row),
     ]
