@@ -56,9 +56,16 @@ SHAPES: dict[str, tuple[list[str], dict, int]] = {
     "completion_qlora_oom": (["data=sample_completion", "model.load_in_4bit=true"], STEPS_SPACE, 1),
     "completion_text": (["data=sample_completion", "data.path={text_train}",
                          "data.eval_path={text_eval}"], STEPS_SPACE, 8),
-    "chat_val_split": (["data.eval_path=null", "data.val_set_size=0.1"], STEPS_SPACE, 8),
+    # your own data (issue 14): a held-out split of the user's file, in each format and reader;
+    # exported with the rows as the trials split them (axolotl_data/train.jsonl, eval.jsonl)
+    "chat_val_split": (["data.path={user_chat_jsonl}", "data.val_set_size=0.1"], STEPS_SPACE, 8),
+    "user_sharegpt_json": (["data.path={user_sharegpt_json}"], STEPS_SPACE, 8),
+    "user_alpaca_csv": (["data.path={user_alpaca_csv}", "data.val_set_size=0.2"], STEPS_SPACE, 8),
+    "user_completion_parquet": (["data.path={user_completion_parquet}"], STEPS_SPACE, 8),
+    "user_chat_folder": (["data.path={user_chat_folder}"], STEPS_SPACE, 8),
 }
-TOKENIZED = ("alpaca", "completion", "completion_text")  # Axolotl tokenizes their rows here
+TOKENIZED = ("alpaca", "completion", "completion_text", "user_alpaca_csv",
+             "user_completion_parquet")  # Axolotl tokenizes their rows here
 
 VALIDATOR = r'''
 import copy, enum, json, os, sys
@@ -181,11 +188,41 @@ def write_text_completion(folder: Path) -> dict[str, str]:
     return paths
 
 
+def write_user_files(folder: Path) -> dict[str, str]:
+    """The sample rows as users have them: ShareGPT .json, alpaca .csv, completion .parquet,
+    chat JSONL and a datasets save_to_disk folder (60 rows each, no eval file)."""
+    import csv
+
+    import datasets
+
+    chat = [r.data for r in data.read_rows(str(REPO / "sample_data/knowledge_train.jsonl"), "chat", "x")][:60]
+    alpaca = [r.data for r in data.read_rows(str(REPO / "sample_data/knowledge_train_alpaca.json"), "alpaca", "x")]
+    completion = [r.data for r in data.read_rows(str(REPO / "sample_data/knowledge_train_completion.jsonl"),
+                                                  "completion", "x")]
+    who = {"system": "system", "user": "human", "assistant": "gpt"}
+    paths = {k: str(folder / k) for k in ("user_chat_jsonl", "user_sharegpt_json", "user_alpaca_csv",
+                                          "user_completion_parquet", "user_chat_folder")}
+    paths["user_chat_jsonl"] += ".jsonl"
+    Path(paths["user_chat_jsonl"]).write_text("".join(json.dumps(r) + "\n" for r in chat))
+    paths["user_sharegpt_json"] += ".json"
+    Path(paths["user_sharegpt_json"]).write_text(json.dumps(
+        [{"conversations": [{"from": who[m["role"]], "value": m["content"]} for m in r["messages"]]} for r in chat]))
+    paths["user_alpaca_csv"] += ".csv"
+    with open(paths["user_alpaca_csv"], "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, ["instruction", "input", "output"])
+        w.writeheader()
+        w.writerows({k: r.get(k, "") for k in ("instruction", "input", "output")} for r in alpaca[:60])
+    paths["user_completion_parquet"] += ".parquet"
+    datasets.Dataset.from_list(completion[:60]).to_parquet(paths["user_completion_parquet"])
+    datasets.Dataset.from_list([{"messages": r["messages"]} for r in chat]).save_to_disk(paths["user_chat_folder"])
+    return paths
+
+
 @pytest.fixture(scope="module")
 def shapes(tmp_path_factory) -> dict[str, tuple]:
     """Every shape exported: name -> (cfg, space, trial, yaml path, config dict)."""
     root = tmp_path_factory.mktemp("shapes")
-    fmt = write_text_completion(root)
+    fmt = {**write_text_completion(root), **write_user_files(root)}
     built = {}
     for name, (overrides, space_raw, micro) in SHAPES.items():
         cfg, space, trial = make_shape(root / name, [o.format(**fmt) for o in overrides], space_raw, micro)
@@ -293,7 +330,7 @@ def test_axolotl_tokenizes_our_rows_as_our_trainer_does(axolotl, shapes, name):
 @pytest.mark.parametrize("name", SHAPES)
 def test_export_shape(shapes, name):
     cfg, _, trial, path, out = shapes[name]
-    chat = cfg.data.format == "chat"
+    chat = cfg.data.layout == "chat"
     assert path.read_text().startswith("# Axolotl ")
     assert list(out) == [k for k in export.TOP_LEVEL_KEYS if k in out]
     assert Path(out["base_model"]).is_absolute() and (Path(out["base_model"]) / "config.json").is_file()
@@ -336,12 +373,37 @@ def test_values_follow_the_trial(shapes):
     tracked = shapes["chat_llama3_oom_wandb"][4]
     assert tracked["wandb_project"] == "lora-sweep" and tracked["wandb_name"] == "s-trial3-axolotl"
     assert (tracked["micro_batch_size"], tracked["gradient_accumulation_steps"]) == (2, 8)
-    split = shapes["chat_val_split"][4]
-    assert split["val_set_size"] == 0.1 and "test_datasets" not in split
+
+
+
+@pytest.mark.parametrize("name, fmt, n_eval", [
+    ("chat_val_split", "chat", 6), ("user_sharegpt_json", "sharegpt", 6), ("user_alpaca_csv", "alpaca", 12),
+    ("user_completion_parquet", "completion", 6), ("user_chat_folder", "chat", 6)])
+def test_own_data_exports_the_rows_as_the_trials_split_them(shapes, name, fmt, n_eval):
+    """No val_set_size for Axolotl to redraw: train and eval files hold exactly our seeded split
+    (ShareGPT rows as chat messages), and the header says which rows evaluate."""
+    cfg, _, _, path, out = shapes[name]
+    assert cfg.data.format == fmt and cfg.data.eval_path is None
+    assert out["val_set_size"] == 0.0
+    folder = path.parent / export.DATA_DIR
+    assert out["datasets"][0]["path"] == str(folder / "train.jsonl")
+    assert out["test_datasets"][0]["path"] == str(folder / "eval.jsonl")
+    train, held_out = data.load_splits(cfg.data, cfg.seed)
+    for file, rows in (("train.jsonl", train), ("eval.jsonl", held_out)):
+        written = [json.loads(line) for line in (folder / file).read_text().splitlines()]
+        assert written == [r.data for r in rows]
+    assert len(held_out) == n_eval
+    assert f"of {Path(cfg.data.path).name}, {n_eval} rows, seed 0" in path.read_text().splitlines()[1]
+    if fmt == "sharegpt":
+        assert all("messages" in r and "conversations" not in r for r in map(json.loads, (
+            folder / "eval.jsonl").read_text().splitlines()))
 
 
 def test_dataset_types(shapes):
     assert shapes["alpaca"][4]["datasets"][0]["type"] == "alpaca"
+    assert shapes["user_alpaca_csv"][4]["datasets"][0]["type"] == "alpaca"
+    assert shapes["user_sharegpt_json"][4]["datasets"][0]["type"] == "chat_template"
+    assert shapes["user_completion_parquet"][4]["datasets"][0]["type"] == shapes["completion"][4]["datasets"][0]["type"]
     assert shapes["completion_text"][4]["datasets"][0]["type"] == "completion"
     assert shapes["completion_text"][4]["datasets"][0]["field"] == "text"
     pc = shapes["completion"][4]["datasets"][0]["type"]
