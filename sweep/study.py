@@ -257,13 +257,21 @@ def _changes(key: str, was: Any, now: Any) -> str:
                 prefix = ""
             else:
                 prefix = "data."
-            diffs = [f"{prefix}{k.rstrip('.')}: {str(old.get(k))[:40]!r} -> {str(new.get(k))[:40]!r}"
-                     for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+            order = {"params": 0, "fixed": 1, "enqueue": 2}  # what is searched first
+            keys = sorted(set(old) | set(new), key=lambda k: (order.get(k.split(".")[0], 0), k))
+            diffs = [f"{prefix}{k.rstrip('.')}: {_short(old.get(k))} -> {_short(new.get(k))}"
+                     for k in keys if old.get(k) != new.get(k)]
             if diffs:
                 return ", ".join(diffs[:3]) + (f" and {len(diffs) - 3} more" if len(diffs) > 3 else "")
     if key == "data_files":
         return "a data file was edited since the study started"
-    return f"{str(was)[:60]!r} -> {str(now)[:60]!r}"
+    return f"{_short(was)} -> {_short(now)}"
+
+
+def _short(value: Any) -> str:
+    """A value in a message; long ones keep their end (a path's file name)."""
+    text = str(value)
+    return repr(text if len(text) <= 48 else "..." + text[-45:])
 
 
 def check_resumable(study: optuna.Study, cfg: SweepConfig, space: SearchSpace) -> None:

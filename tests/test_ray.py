@@ -121,6 +121,18 @@ def test_collect_names_how_a_task_ended(local_ray):
     assert outcome.state == "FAIL" and outcome.reason.startswith("worker died: "), outcome.reason
 
 
+def test_a_ray_worker_holds_out_the_same_rows(local_ray, tmp_path):
+    """A user's file without data.eval_path: the trial worker draws the driver's eval split."""
+    from sweep import data
+
+    p = tmp_path / "mine.csv"
+    p.write_text("instruction,input,output\n" + "".join(f"Code of box {i}?,,Box {i} has {i * 7}.\n" for i in range(50)))
+    cfg = load_config([f"data.path={p}", "seed=3"])
+    here = [r.where for r in data.load_splits(cfg.data, cfg.seed)[1]]
+    worker = local_ray.remote(lambda c: [r.where for r in data.load_splits(c.data, c.seed)[1]])
+    assert local_ray.get(worker.remote(cfg)) == here and len(here) == 5
+
+
 def test_impossible_placement_is_a_config_error(local_ray, tmp_path):
     with pytest.raises(ConfigError) as exc:
         check_cluster(sweep_config(tmp_path, "cpu", "executor.cpus_per_trial=8"), ray)
