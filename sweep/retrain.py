@@ -161,6 +161,12 @@ def retrain(settings: dict[str, Any], out: Path, *, max_steps: int | None = None
     params = params_from_settings(settings, cfg.model.target_modules.keys(),
                                   max_steps=max_steps, num_epochs=num_epochs)
     reporter = RetrainReporter(echo)
+    if echo:  # the same seeded eval rows as the sweep's trials (sweep.data.load_splits)
+        from sweep import data
+
+        train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
+        print(f"{len(train_rows)} rows to train on; {data.describe_eval(cfg.data, cfg.seed, len(eval_rows))}",
+              flush=True)
     out.mkdir(parents=True, exist_ok=True)
     result = run_trial(cfg, params, reporter, workdir=out)
     ran = {**settings, "value": result["value"], "state": "RETRAINED",

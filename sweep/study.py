@@ -249,14 +249,9 @@ def _changes(key: str, was: Any, now: Any) -> str:
         except (TypeError, ValueError):
             old, new = None, None
         if isinstance(old, dict) and isinstance(new, dict):
+            prefix = "data."
             if key == "search_space_content":  # {params: {...}, fixed: {...}, enqueue: [...]}
-                old = {f"{s}.{k}": v for s in old for k, v in (old[s].items() if isinstance(old[s], dict)
-                                                             else [("", old[s])])}
-                new = {f"{s}.{k}": v for s in new for k, v in (new[s].items() if isinstance(new[s], dict)
-                                                             else [("", new[s])])}
-                prefix = ""
-            else:
-                prefix = "data."
+                old, new, prefix = _flat(old), _flat(new), ""
             order = {"params": 0, "fixed": 1, "enqueue": 2}  # what is searched first
             keys = sorted(set(old) | set(new), key=lambda k: (order.get(k.split(".")[0], 0), k))
             diffs = [f"{prefix}{k.rstrip('.')}: {_short(old.get(k))} -> {_short(new.get(k))}"
@@ -266,6 +261,12 @@ def _changes(key: str, was: Any, now: Any) -> str:
     if key == "data_files":
         return "a data file was edited since the study started"
     return f"{_short(was)} -> {_short(now)}"
+
+
+def _flat(sections: dict[str, Any]) -> dict[str, Any]:
+    """{"params": {"lora_r": ...}} -> {"params.lora_r": ...}; a list stays whole."""
+    return {f"{name}.{k}": v for name, body in sections.items()
+            for k, v in (body.items() if isinstance(body, dict) else [("", body)])}
 
 
 def _short(value: Any) -> str:

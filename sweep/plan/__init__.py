@@ -476,8 +476,8 @@ def render(p: Plan) -> str:
         "",
         "run:",
         f"  {p.command()}",
-        f"with your data: add data.path=TRAIN data.eval_path=HELD_OUT (format of data={uc.data_preset}; "
-        "see conf/data/)",
+        f"with your data: add data.path=TRAIN (any format README 'Your own data' lists, e.g. that of "
+        f"data={uc.data_preset}; 10% is held out for eval, or add data.eval_path=HELD_OUT)",
     ]
     return "\n".join(lines)
 
