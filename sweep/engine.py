@@ -181,8 +181,8 @@ def run(cfg: SweepConfig) -> SweepSummary:
     space = search_space.load_for_config(cfg)
     longest = preflight(cfg, space)
     data_line = describe_data(cfg)
+    st = open_study(cfg, space)  # a resume on other data or another space is refused here
     print(data_line, file=sys.stderr)
-    st = open_study(cfg, space)
     st.set_user_attr("data_summary", data_line)  # the report's header shows it
     with study.study_lock(cfg):
         recovered = study.recover_interrupted(st)

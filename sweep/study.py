@@ -221,7 +221,7 @@ def load_existing(cfg: SweepConfig) -> optuna.Study | None:
 
 IDENTITY_KEYS = ("model", "model_content", "data", "data_files", "objective", "seed", "eval_every",
                  "search_space_content")
-_SHOWN = {"search_space_content": "search space", "data": "data settings", "data_files": "data file content",
+_SHOWN = {"search_space_content": "search space", "data": "data configuration", "data_files": "data file content",
           "model_content": "model content (other weights under the same preset name)",
           "eval_every": "train.eval_every"}
 

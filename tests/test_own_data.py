@@ -263,7 +263,7 @@ def test_resume_on_other_data_or_space_is_refused_with_the_reason(tmp_path, monk
     assert code == 0, err
     db = (tmp_path / "out" / "s" / "study.db").read_bytes()
     refused = [
-        ([f"data.path={b}"], ["data settings", "data.path", "a.jsonl", "b.jsonl"]),
+        ([f"data.path={b}"], ["data configuration", "data.path", "a.jsonl", "b.jsonl"]),
         ([f"data.path={a}", "data.val_set_size=0.2"], ["data.val_set_size", "0.1", "0.2"]),
         ([f"data.path={a}", f"data.eval_path={e}"], ["data.eval_path", "e.jsonl"]),
         ([f"data.path={a}", "seed=1"], ["seed"]),
@@ -272,8 +272,9 @@ def test_resume_on_other_data_or_space_is_refused_with_the_reason(tmp_path, monk
     ]
     for extra, words in refused:
         code, err = _sweep(monkeypatch, capsys, [*base, *extra])
-        line = err.strip().splitlines()[-1]
-        assert code == 2 and line.startswith("error:") and "study_name='s'" in line, err
+        lines = err.strip().splitlines()
+        line = lines[-1]
+        assert code == 2 and len(lines) == 1 and line.startswith("error:") and "study_name='s'" in line, err
         for w in words:
             assert w in line, (w, line)
     with open(a, "a") as f:  # same settings, edited file
