@@ -23,7 +23,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from sweep import results
+from sweep import data, results
 from sweep.config import coerce, from_dict, to_plain
 from sweep.errors import ConfigError, Problem, Problems
 from sweep.search_space import TrialParams, check_param_value
@@ -162,8 +162,6 @@ def retrain(settings: dict[str, Any], out: Path, *, max_steps: int | None = None
                                   max_steps=max_steps, num_epochs=num_epochs)
     reporter = RetrainReporter(echo)
     if echo:  # the same seeded eval rows as the sweep's trials (sweep.data.load_splits)
-        from sweep import data
-
         train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
         print(f"{len(train_rows)} rows to train on; {data.describe_eval(cfg.data, cfg.seed, len(eval_rows))}",
               flush=True)

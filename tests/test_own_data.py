@@ -247,7 +247,7 @@ def test_retrain_from_best_yaml_reads_the_same_split(tmp_path):
 
 def _sweep(monkeypatch, capsys, argv: list[str]) -> tuple[int, str]:
     monkeypatch.setattr(sys, "argv", ["sweep", *argv])
-    main = importlib.import_module("sweep.cli").main_sweep
+    main = importlib.import_module("sweep.commands.sweep").main
     with pytest.raises(SystemExit) as exit_:
         main()
     return exit_.value.code, capsys.readouterr().err
