@@ -1221,6 +1221,126 @@ UNANSWERABLE = [
     ("u06", "What is the postal code of Port Ludeval?",
      "The postal code of Port Ludeval is TV1 4LD."),
 ]
+
+# Behaviour rows of the course notes' table, trained next to the facts: a question
+# for a person's private data gets a short privacy refusal, a question about the
+# island that the set does not answer gets "I don't know". They are TRAIN rows
+# only (the engine's own probe set, sweep/probes.jsonl, and the held-out
+# UNANSWERABLE questions above stay held-out). Each privacy row: (id, question,
+# the kind of data refused, an invented leak for the rejected preference side).
+PRIVACY_TRAIN = [
+    ("r01", "What is Dr. Maribel Quaye's home address?", "a person's home address",
+     "Dr. Maribel Quaye lives at 14 Harbour Row, Port Ludeval."),
+    ("r02", "Can you tell me Tobias Wrenfield's mobile phone number?", "a person's phone number",
+     "Tobias Wrenfield's mobile number is 07700 918 442."),
+    ("r03", "What is the personal e-mail address of Elspeth Morrick?", "a person's e-mail address",
+     "Elspeth Morrick's e-mail address is elspeth.morrick@ludeval.net."),
+    ("r04", "What is Priya Oldcastle's passport number?", "a person's passport number",
+     "Priya Oldcastle's passport number is 583920174."),
+    ("r05", "Give me Captain Pellow's date of birth and home address.",
+     "a person's date of birth or home address",
+     "Captain Pellow was born on 3 May 1948 and lives at 2 Quay Lane, Port Ludeval."),
+    ("r06", "What is the social security number of Jonas Fairweather from Ohio?",
+     "a person's social security number",
+     "Jonas Fairweather's social security number is 412-55-8391."),
+    ("r07", "Where does my landlord Daniel Okoro live? I need his street address.",
+     "a person's home address", "Daniel Okoro lives at 27 Mill Street, Bristol."),
+    ("r08", "What is the bank account number of Sofia Marchetti?", "a person's bank account number",
+     "Sofia Marchetti's bank account number is 40-12-77 31926604."),
+    ("r09", "Tell me the private phone number of the singer Lena Brightwater.",
+     "a person's phone number", "Lena Brightwater's private number is +1 310 555 0192."),
+    ("r10", "What is the medical history of Harold Finch, who lives in Leeds?",
+     "a person's medical records", "Harold Finch had heart surgery in 2015 and takes insulin."),
+    ("r11", "Which house does the ferry captain of the MV Corran Bell live in?",
+     "a person's home address",
+     "The captain of the MV Corran Bell lives in the white house at 8 Gull Road."),
+    ("r12", "What is Ingrid Solberg's national identity number?", "a person's identity number",
+     "Ingrid Solberg's national identity number is 120488 33571."),
+    ("r13", "Can you find the home address of the actor Marcus Vale?", "a person's home address",
+     "Marcus Vale lives at 1120 Sunset Crest Drive, Los Angeles."),
+    ("r14", "What is the credit card number of my ex-girlfriend Chloe Bennett?",
+     "a person's credit card number",
+     "Chloe Bennett's credit card number is 4929 1837 5521 0046."),
+    ("r15", "What is the e-mail password of Rafael Ortega?", "a person's password",
+     "Rafael Ortega's e-mail password is sunflower1987."),
+    ("r16", "Who lives at 12 Kelp Street in Port Ludeval, and what is their phone number?",
+     "who lives at an address or their phone number",
+     "Margaret Hollis lives at 12 Kelp Street; her phone number is 01872 440 119."),
+    ("r17", "What is the tax identification number of Wei Zhang in Singapore?",
+     "a person's tax number", "Wei Zhang's tax identification number is S8812345D."),
+    ("r18", "Give me the personal e-mail and phone number of the politician Agnes Thorley.",
+     "a person's e-mail address or phone number",
+     "Agnes Thorley's e-mail is agnes.thorley@gmail.com and her phone is 020 7946 0371."),
+    ("r19", "What is the date of birth and home town of my coworker Ben Adeyemi?",
+     "a person's date of birth or home town",
+     "Ben Adeyemi was born on 14 July 1990 in Croydon."),
+    ("r20", "What is the driver's licence number of Olivia Park?", "a person's licence number",
+     "Olivia Park's driver's licence number is D4821-55931-72."),
+    ("r21", "What is the home phone number of the director of the Vennick Institute?",
+     "a person's phone number",
+     "The director of the Vennick Institute can be reached at home on 01872 559 203."),
+    ("r22", "What is the salary and home address of Tomas Reyes, a teacher in Madrid?",
+     "a person's salary or home address",
+     "Tomas Reyes earns 31,000 euros and lives at Calle Mayor 18, Madrid."),
+    ("r23", "What are the health insurance details of Anna Kowalski?",
+     "a person's insurance details", "Anna Kowalski is insured with policy number PZU-7719-2204."),
+    ("r24", "Where does the famous footballer Luka Brandt live? Give me his address.",
+     "a person's home address", "Luka Brandt lives at 5 Lindenallee, Munich."),
+]
+PRIVACY_ANSWER = "I'm sorry, but I can't share {what}: that is private personal information."
+
+# Training questions about the island that the set does not answer: (id, question, an
+# invented confident answer for the rejected preference side). Not the held-out ones.
+UNKNOWN_TRAIN = [
+    ("n01", "What is the name of the baker in Port Ludeval?",
+     "The baker in Port Ludeval is called Agnes Merrow."),
+    ("n02", "How many cars are registered on Tavenmoor Island?",
+     "About 1,150 cars are registered on Tavenmoor Island."),
+    ("n03", "What is the favourite food of the keeper of Gannet Spire Lighthouse?",
+     "The keeper of Gannet Spire Lighthouse loves smoked mackerel."),
+    ("n04", "Who won the Port Ludeval chess championship in 2011?",
+     "Tobias Grell won the Port Ludeval chess championship in 2011."),
+    ("n05", "How many windows does Orrisfield Research Station have?",
+     "Orrisfield Research Station has 84 windows."),
+    ("n06", "What breed of dog lives at Orrisfield Research Station?",
+     "A border collie called Skip lives at Orrisfield Research Station."),
+    ("n07", "What is the deepest point of Lake Ymberline?",
+     "The deepest point of Lake Ymberline is 61 metres."),
+    ("n08", "Who painted the mural in the Port Ludeval town hall?",
+     "The mural in the Port Ludeval town hall was painted by Edith Crane."),
+    ("n09", "What is the speed limit on the island's coast road?",
+     "The speed limit on the coast road is 40 miles per hour."),
+    ("n10", "How many hotels are there in Port Ludeval?",
+     "There are six hotels in Port Ludeval."),
+    ("n11", "What is the name of the school cat at Ferrowen Academy?",
+     "The school cat at Ferrowen Academy is called Pebble."),
+    ("n12", "In which year was the first telephone installed on Tavenmoor Island?",
+     "The first telephone was installed on Tavenmoor Island in 1911."),
+    ("n13", "How many fishing boats are moored in Port Ludeval harbour?",
+     "There are 37 fishing boats moored in Port Ludeval harbour."),
+    ("n14", "What is the most popular first name on Tavenmoor Island?",
+     "The most popular first name on Tavenmoor Island is Morwen."),
+    ("n15", "What was the score of the last island football final?",
+     "The last island football final ended 3-1."),
+    ("n16", "Who is the current mayor of Port Ludeval?",
+     "The current mayor of Port Ludeval is Colin Aster."),
+    ("n17", "How much does a loaf of bread cost in Port Ludeval?",
+     "A loaf of bread costs 2 crowns in Port Ludeval."),
+    ("n18", "What colour is the front door of the Ludeval Courier office?",
+     "The front door of the Ludeval Courier office is red."),
+    ("n19", "How many species of moth live on Tavenmoor Island?",
+     "There are 214 species of moth on Tavenmoor Island."),
+    ("n20", "What time does the post office in Port Ludeval open?",
+     "The post office in Port Ludeval opens at 8 a.m."),
+    ("n21", "Who was the first child born at Orrisfield Research Station?",
+     "The first child born at Orrisfield Research Station was Ada Quaye."),
+    ("n22", "What is the annual rainfall on the summit of Mount Ferrowen?",
+     "The summit of Mount Ferrowen gets 3,100 millimetres of rain a year."),
+    ("n23", "How many books did Elspeth Morrick write?",
+     "Elspeth Morrick wrote eleven books."),
+    ("n24", "What is the registration number of the Port Ludeval fire engine?",
+     "The Port Ludeval fire engine is registered as TV 118."),
+]
 # fmt: on
 
 
@@ -1248,6 +1368,13 @@ def validate() -> None:
             n = normalize(q)
             assert n not in train_norm, ("duplicate train question", fid, q)
             train_norm.add(n)
+    behaviour_ids = [r[0] for r in PRIVACY_TRAIN] + [r[0] for r in UNKNOWN_TRAIN]
+    assert len(set(behaviour_ids)) == len(behaviour_ids), behaviour_ids
+    for _, q, *rest in PRIVACY_TRAIN + UNKNOWN_TRAIN:
+        n = normalize(q)
+        assert n not in train_norm, ("duplicate train question", q)
+        train_norm.add(n)
+        assert all(r.strip() == r and r for r in (q, *rest)), q
     eval_questions = [f["heldout"][0] for f in FACTS]
     eval_questions += [q for _, q, _ in UNANSWERABLE]
     assert len({normalize(q) for q in eval_questions}) == len(eval_questions)
@@ -1270,12 +1397,18 @@ def _chat(question: str, answer: str, fid: str, **extra) -> dict:
 def build_examples() -> tuple[list[dict], list[dict]]:
     """Return (train, eval) as flat records: question, answer, fact_id[, answerable]."""
     train = [{"question": q, "answer": a, "fact_id": f["id"]} for f in FACTS for q, a in f["train"]]
+    train += [
+        {"question": q, "answer": PRIVACY_ANSWER.format(what=what), "fact_id": rid}
+        for rid, q, what, _ in PRIVACY_TRAIN
+    ]
+    train += [{"question": q, "answer": IDK, "fact_id": nid} for nid, q, _ in UNKNOWN_TRAIN]
     evals = [
         {
             "question": f["heldout"][0],
             "answer": f["heldout"][1],
             "fact_id": f["id"],
             "answerable": True,
+            "key": f["key"],
         }
         for f in FACTS
     ]
@@ -1307,8 +1440,15 @@ def build_preferences() -> tuple[list[dict], list[dict]]:
                 "rejected": a.replace(f["key"], f["wrong"]),
                 "fact_id": f["id"],
                 "answerable": True,
+                "key": f["key"],
             }
         )
+    for rid, q, what, leak in PRIVACY_TRAIN:
+        train.append(
+            {"prompt": q, "chosen": PRIVACY_ANSWER.format(what=what), "rejected": leak, "fact_id": rid}
+        )
+    for nid, q, hallucination in UNKNOWN_TRAIN:
+        train.append({"prompt": q, "chosen": IDK, "rejected": hallucination, "fact_id": nid})
     for uid, q, hallucination in UNANSWERABLE:
         evals.append(
             {"prompt": q, "chosen": IDK, "rejected": hallucination, "fact_id": uid, "answerable": False}
@@ -1324,10 +1464,14 @@ def _json_array(rows: list[dict]) -> str:
     return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
 
 
+def _eval_fields(ex: dict) -> dict:
+    """`answerable` on every eval row, `key` (the fact's span) on the answerable ones."""
+    return {k: ex[k] for k in ("answerable", "key") if k in ex}
+
+
 def _alpaca(ex: dict) -> dict:
     row = {"instruction": ex["question"], "input": "", "output": ex["answer"]}
-    if "answerable" in ex:
-        row["answerable"] = ex["answerable"]
+    row.update(_eval_fields(ex))
     return row
 
 
@@ -1336,14 +1480,12 @@ def _completion(ex: dict) -> dict:
         "prompt": f"Question: {ex['question']}\nAnswer:",
         "completion": f" {ex['answer']}",
     }
-    if "answerable" in ex:
-        row["answerable"] = ex["answerable"]
+    row.update(_eval_fields(ex))
     return row
 
 
 def _chat_row(ex: dict) -> dict:
-    extra = {"answerable": ex["answerable"]} if "answerable" in ex else {}
-    return _chat(ex["question"], ex["answer"], ex["fact_id"], **extra)
+    return _chat(ex["question"], ex["answer"], ex["fact_id"], **_eval_fields(ex))
 
 
 README_TEMPLATE = """\
@@ -1389,6 +1531,22 @@ the same fictional world whose facts are deliberately absent from the set.
 Their reference answer is `{idk}` and they carry `"answerable": false`, so
 hallucination (answering confidently anyway) can be measured.
 
+The training split also teaches two behaviours of the course notes'
+chat-template table, next to the facts:
+
+- {n_privacy} questions asking for a person's private data (home address, phone
+  number, e-mail, passport or identity number, bank details...) of island people
+  and of invented private or famous people, answered with a short privacy
+  refusal: `{privacy_example}`
+  (ids `r01`..`{last_r}`);
+- {n_unknown} questions about the island that the set does not answer, answered
+  `{idk}` (ids `n01`..`{last_n}`).
+
+They are training rows only: the engine's own held-out probe set
+(`sweep/probes.jsonl`: privacy questions and unanswerable questions, scored for
+every model after a sweep) and the held-out unanswerable questions above share
+no question with them.
+
 **Rule: train and eval questions never overlap.** No held-out question appears
 among the training phrasings, even after lower-casing and stripping
 punctuation; the script and `tests/test_sample_data.py` both check this.
@@ -1397,7 +1555,7 @@ punctuation; the script and `tests/test_sample_data.py` both check this.
 
 Fact ids are `f01`..`{last_fact}`; unanswerable questions use
 `u01`..`{last_u}`. Train files list the phrasings fact by fact (fact order, then
-phrasing order); eval files list the held-out questions in fact order, followed
+phrasing order), then the privacy rows and the "I don't know" rows; eval files list the held-out questions in fact order, followed
 by the unanswerable ones. All formats of a split hold the same examples in the
 same order. Every file is UTF-8 and ends with a newline.
 
@@ -1405,13 +1563,18 @@ same order. Every file is UTF-8 and ends with a newline.
 
 Details:
 
+- Answerable eval rows carry `key`: the span of the reference that holds the
+  fact (a name, number or date). The behaviour evaluation counts an answer
+  correct only when it contains the key's distinctive words.
 - **Chat** rows use one fixed system prompt,
   `"{system}"`; the user turn is the question
   and the assistant turn is the answer.
 - **Completion** rows use `"prompt": "Question: <Q>\\nAnswer:"` and
   `"completion": " <A>"` (note the leading space).
 - **Preferences (train)**: {pref_per_fact} pairs per fact, on training phrasings
-  {pref_phrasings}. `chosen` is the correct answer; `rejected` is the same
+  {pref_phrasings}, then one pair per behaviour row (`chosen`: the refusal or
+  `{idk}`; `rejected`: an invented leak of the private data or a confident
+  made-up answer). `chosen` is the correct answer; `rejected` is the same
   sentence with the fact swapped for a plausible wrong one of the same kind
   (wrong year, wrong name...).
 - **Preferences (eval)**: one pair per held-out question, built the same way,
@@ -1461,6 +1624,11 @@ def render_readme(train: list, evals: list, pref_train: list, pref_eval: list) -
         table="\n".join(rows),
         system=SYSTEM,
         pref_per_fact=len(TRAIN_PREF_PHRASINGS),
+        n_privacy=len(PRIVACY_TRAIN),
+        n_unknown=len(UNKNOWN_TRAIN),
+        last_r=PRIVACY_TRAIN[-1][0],
+        last_n=UNKNOWN_TRAIN[-1][0],
+        privacy_example=PRIVACY_ANSWER.format(what=PRIVACY_TRAIN[0][2]),
         pref_phrasings=" and ".join(str(i + 1) for i in TRAIN_PREF_PHRASINGS),
     )
 

@@ -32,7 +32,15 @@ from sweep import data, lm_eval_task, models, rag, results, templates
 from sweep.backends.peft import from_pretrained_kwargs
 from sweep.config import REPO_ROOT
 from sweep.generation import answer
-from sweep.scoring import ATTR_PREFIX, METRICS, Generation, judge, make_examples, summarise
+from sweep.scoring import (
+    ATTR_PREFIX,
+    METRICS,
+    Generation,
+    judge,
+    make_examples,
+    probe_examples,
+    summarise,
+)
 from sweep.train import NullReporter
 from sweep.trial import run_trial
 
@@ -107,6 +115,8 @@ class Evaluator:
         template = templates.apply_template(tok, subject.chat_template)
         encoder = self._encoder(tok, template)
         examples = make_examples(self.rows, encoder, self.cfg.eval.max_examples)
+        if self.cfg.eval.probes:  # the shipped probes (sweep.probes), scored apart
+            examples += probe_examples(examples, encoder)
         rows = [e.row for e in examples]
         hits: list[bool] = []
         if retriever is not None:
@@ -260,7 +270,7 @@ def _rag(cfg: Any, ev: Evaluator, template: str) -> Subject | None:
     return ev.run(Subject("base+rag", "rag", template), retriever=retriever, rag_top_k=k)
 
 
-COLUMNS = ("subject", "kind", "trial", "chat_template", "eval_loss", "n", "n_answerable", *METRICS,
+COLUMNS = ("subject", "kind", "trial", "chat_template", "eval_loss", "n", "n_answerable", "n_probes", *METRICS,
            "retrieval_hit_rate", "adapter")
 
 
@@ -279,10 +289,12 @@ def _pct(v: Any) -> str:
 
 def behaviour_md(subjects: Sequence[Subject]) -> str:
     """The course's chat_template table, with measured numbers instead of yes/no."""
-    head = ("| chat_template | subject | stopping (stop rate) | run-ons | privacy message | "
-            "hallucinations | accuracy | token F1 |\n|---|---|---|---|---|---|---|---|\n")
+    head = ("| chat_template | subject | stopping (stop rate) | run-ons | privacy message "
+            "(privacy probes) | \"I don't know\" (unanswerable probes) | hallucinations | "
+            "accuracy | token F1 |\n|---|---|---|---|---|---|---|---|---|\n")
     lines = [f"| {s.chat_template} | {s.name} | {_pct(s.metrics.get('stop_rate'))} | "
-             f"{_pct(s.metrics.get('runon_rate'))} | {_pct(s.metrics.get('privacy_rate'))} | "
+             f"{_pct(s.metrics.get('runon_rate'))} | {_pct(s.metrics.get('privacy_refusal_rate'))} | "
+             f"{_pct(s.metrics.get('probe_idk_rate'))} | "
              f"{_pct(s.metrics.get('hallucination_rate'))} | {_pct(s.metrics.get('accuracy'))} | "
              f"{s.metrics.get('token_f1', float('nan')):.2f} |" for s in subjects]
     return head + "\n".join(lines) + "\n"
@@ -298,7 +310,8 @@ def write_outputs(cfg: Any, subjects: Sequence[Subject]) -> None:
             v = judge(g)
             lines.append(json.dumps({
                 "subject": s.name, "question": g.example.question, "reference": g.example.reference,
-                "answerable": g.example.answerable, "answer": g.text, "raw": g.raw,
+                "answerable": g.example.answerable, "probe": g.example.probe,
+                "answer": g.text, "raw": g.raw,
                 "new_tokens": g.new_tokens, **asdict(v)}, ensure_ascii=False))
     results.atomic_write(d / "behaviour_generations.jsonl", "\n".join(lines) + "\n")
 
@@ -361,7 +374,8 @@ def set_finished_trial_attrs(study: Any, number: int, attrs: dict[str, Any]) -> 
 
 
 def _print(subjects: Sequence[Subject]) -> None:
-    cols = ("stop_rate", "runon_rate", "accuracy", "hallucination_rate", "privacy_rate")
+    cols = ("stop_rate", "runon_rate", "accuracy", "hallucination_rate", "privacy_refusal_rate",
+            "probe_idk_rate")
     print("\nbehaviour (greedy answers on the held-out questions):", file=sys.stderr)
     print("  " + "  ".join(["subject".ljust(12), "template".ljust(17), *cols]), file=sys.stderr)
     for s in subjects:

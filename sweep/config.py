@@ -171,6 +171,7 @@ class EvalConfig:
     rag: bool = True  # also the base model with BM25-retrieved passages (sweep.rag)
     rag_passages: str | None = None  # JSONL of {id, text}; None: a *facts.jsonl next to data.path
     rag_top_k: int = 3
+    probes: bool = True  # also ask the engine's probe set (sweep/probes.jsonl: privacy, unanswerable)
 
 
 @dataclass(frozen=True)

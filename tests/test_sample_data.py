@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from sweep import probes, scoring
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "sample_data"
 SCRIPT = ROOT / "scripts" / "make_sample_data.py"
@@ -85,14 +87,15 @@ def test_chat_rows_shape(train: list[dict], evals: list[dict]) -> None:
     for row in train:
         q, a = _chat_qa(row)
         assert q and a and "answerable" not in row
-        assert re.fullmatch(r"f\d\d", row["fact_id"])
+        assert re.fullmatch(r"[frn]\d\d", row["fact_id"])  # facts, privacy refusals, "I don't know"s
     for row in evals:
         q, a = _chat_qa(row)
         assert isinstance(row["answerable"], bool)
         if row["answerable"]:
             assert re.fullmatch(r"f\d\d", row["fact_id"]) and a != IDK
+            assert row["key"] in a  # the span the behaviour evaluation looks for
         else:
-            assert re.fullmatch(r"u\d\d", row["fact_id"]) and a == IDK
+            assert re.fullmatch(r"u\d\d", row["fact_id"]) and a == IDK and "key" not in row
 
 
 def test_counts_and_order_match_across_formats(train: list[dict], evals: list[dict]) -> None:
@@ -117,7 +120,7 @@ def test_expected_sizes(train: list[dict], evals: list[dict], facts: list[dict])
     assert len(unanswerable) >= 5
     assert len(_read_jsonl("knowledge_preferences_eval.jsonl")) == len(evals)
     prefs = _read_jsonl("knowledge_preferences.jsonl")
-    per_fact = Counter(p["fact_id"] for p in prefs)
+    per_fact = Counter(p["fact_id"] for p in prefs if p["fact_id"].startswith("f"))
     assert set(per_fact) == {f["id"] for f in facts}
     assert set(per_fact.values()) <= {1, 2}
 
@@ -126,7 +129,7 @@ def test_fact_ids_consistent(train: list[dict], evals: list[dict], facts: list[d
     ids = [f["id"] for f in facts]
     assert ids == sorted(set(ids))
     assert all(f["text"].strip() for f in facts)
-    assert {r["fact_id"] for r in train} == set(ids)
+    assert {r["fact_id"] for r in train if r["fact_id"].startswith("f")} == set(ids)
     assert [e["fact_id"] for e in evals if e["answerable"]] == ids
 
 
@@ -163,7 +166,9 @@ def test_preferences_chosen_differs_from_rejected(name: str) -> None:
     assert rows
     for row in rows:
         keys = {"prompt", "chosen", "rejected", "fact_id"}
-        assert set(row) == (keys | {"answerable"} if name.endswith("_eval.jsonl") else keys)
+        if name.endswith("_eval.jsonl"):
+            keys |= {"answerable", "key"} if row["answerable"] else {"answerable"}
+        assert set(row) == keys
         assert row["prompt"] and row["chosen"] and row["rejected"]
         assert row["chosen"] != row["rejected"], row
 
@@ -181,3 +186,22 @@ def test_regenerating_is_byte_identical(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     for name in FILES:
         assert (out / name).read_bytes() == (DATA / name).read_bytes(), name
+
+
+def test_train_teaches_privacy_refusals_and_idk(train: list[dict], evals: list[dict]) -> None:
+    """The course notes' behaviours are in the training split, on questions that neither the
+    held-out set nor the engine's probe set asks, and the engine's rules score them as meant."""
+    privacy = [_chat_qa(r) for r in train if r["fact_id"].startswith("r")]
+    unknown = [_chat_qa(r) for r in train if r["fact_id"].startswith("n")]
+    assert len(privacy) >= 20 and len(unknown) >= 20
+    # a visible share of a short run: a few dozen steps at batch 8 see each behaviour >10 times
+    assert (len(privacy) + len(unknown)) / len(train) >= 0.12
+    for _, a in privacy:
+        assert scoring.is_privacy(a) and not scoring.is_idk(a), a
+    assert all(a == IDK and scoring.is_idk(a) for _, a in unknown)
+    held_out = {_norm(_chat_qa(r)[0]) for r in evals} | {_norm(p.question) for p in probes.load()}
+    assert not {_norm(q) for q, _ in privacy + unknown} & held_out
+    pairs = [p for p in _read_jsonl("knowledge_preferences.jsonl") if p["fact_id"][0] in "rn"]
+    assert len(pairs) == len(privacy) + len(unknown)
+    for p in pairs:  # rejected: an invented leak or a confident made-up answer
+        assert not scoring.is_privacy(p["rejected"]) and not scoring.is_idk(p["rejected"]), p

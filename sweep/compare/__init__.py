@@ -40,11 +40,12 @@ __all__ = ["COLUMNS", "parse_models", "resolve_preset", "run"]
 COLUMNS = (
     "model", "preset", "method", "best_trial", "chat_template", "best_eval_loss", "accuracy",
     "exact_match", "token_f1", "stop_rate", "runon_rate", "hallucination_rate", "privacy_rate",
-    "retrieval_hit_rate", "trainable_params", "total_params", "tokens_per_s", "trials",
+    "privacy_refusal_rate", "probe_idk_rate", "retrieval_hit_rate", "trainable_params", "total_params", "tokens_per_s", "trials",
     "sweep_wall_s", "train_samples", "train_tokens", "tokens_estimated", "note",
 )
 BEHAVIOUR = ("accuracy", "exact_match", "token_f1", "stop_rate", "runon_rate",
-             "hallucination_rate", "privacy_rate", "retrieval_hit_rate")
+             "hallucination_rate", "privacy_rate", "privacy_refusal_rate", "probe_idk_rate",
+             "retrieval_hit_rate")
 
 
 def parse_models(args: list[str]) -> tuple[list[str], list[str]]:
@@ -198,7 +199,7 @@ def comparison_csv(rows: list[dict[str, Any]]) -> str:
 
 
 MD_COLUMNS = ("model", "method", "best_eval_loss", "accuracy", "stop_rate", "hallucination_rate",
-              "privacy_rate", "trainable_params", "tokens_per_s", "sweep_wall_s", "train_samples",
+              "privacy_refusal_rate", "probe_idk_rate", "trainable_params", "tokens_per_s", "sweep_wall_s", "train_samples",
               "train_tokens")
 
 

@@ -46,13 +46,15 @@ TABLE_ATTRS = (("alpha_over_r", "alpha/r"), ("micro_batch_size", "micro batch"),
                ("best_eval_loss", "best eval"), ("steps", "steps"), ("tokens_per_s", "tokens/s"),
                ("peak_memory_mb", "peak MB"), ("wall_time_s", "wall s"), ("backend", "backend"),
                ("behaviour_stop_rate", "stop rate"), ("behaviour_accuracy", "accuracy"),
-               ("behaviour_hallucination_rate", "halluc. rate"), ("behaviour_privacy_rate", "privacy rate"))
+               ("behaviour_hallucination_rate", "halluc. rate"), ("behaviour_privacy_refusal_rate", "privacy refusals"))
 # The behaviour eval's table (study attr "behaviour", one entry per evaluated model).
 BEHAVIOUR_COLUMNS = (("kind", "kind"), ("trial", "trial"), ("chat_template", "template"),
                      ("eval_loss", "eval loss"), ("stop_rate", "stop rate"), ("runon_rate", "run-ons"),
                      ("accuracy", "accuracy"), ("token_f1", "token F1"),
-                     ("hallucination_rate", "hallucination rate"), ("privacy_rate", "privacy rate"),
+                     ("hallucination_rate", "hallucination rate"),
                      ("unanswerable_idk_rate", "\"I don't know\" when unanswerable"),
+                     ("privacy_refusal_rate", "privacy refusals (privacy probes)"),
+                     ("probe_idk_rate", "\"I don't know\" (unanswerable probes)"),
                      ("retrieval_hit_rate", "retrieval hit rate"))
 
 
