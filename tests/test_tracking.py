@@ -10,7 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from sweep import redaction, study_tracking, tracking, wandb_setup
+from sweep import probes, redaction, study_tracking, tracking, wandb_setup
 from sweep.config import TrackerConfig, load_config
 from sweep.errors import ConfigError
 
@@ -345,7 +345,8 @@ def test_behaviour_metrics_reach_the_tracker(tmp_path, monkeypatch):
     attrs = study.trials[0].user_attrs
     for metric in ("stop_rate", "accuracy", "hallucination_rate", "privacy_rate"):
         assert trial_run["summary"][metric] == pytest.approx(attrs[f"behaviour_{metric}"], nan_ok=True)
-    assert len(trial_run["rows"]) == 4 and "hallucinated" in trial_run["columns"]
+    # the 4 held-out answers and the shipped probes' (sweep/probes.jsonl)
+    assert len(trial_run["rows"]) == 4 + len(probes.load()) and "hallucinated" in trial_run["columns"]
     assert runs["base-behaviour"]["config"]["trial"] is None
     # and the summary run's table carries the same numbers as columns
     (table,) = [e for e in events if e["event"] == "study"]
