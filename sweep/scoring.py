@@ -455,7 +455,7 @@ def make_examples(rows: Sequence[Any], encoder: Any, max_examples: int | None = 
 def probe_examples(examples: Sequence[Example], encoder: Any) -> list[Example]:
     """The shipped probes (`sweep.probes`) as examples in the held-out rows' format."""
     like = examples[0].row if examples else {}
-    fmt = encoder.cfg.format
+    fmt = encoder.cfg.layout  # ShareGPT rows are read as chat messages
     asked = question_of(like, fmt) if like else ""
     return [Example(probes.as_row(p, like, fmt, asked), p.question, "", False, (), p.kind)
             for p in probes.load()]
