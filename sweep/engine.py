@@ -64,6 +64,10 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
     if executor == "inline" and cfg.executor.address:
         raise ConfigError(Problem("executor.address", cfg.executor.address,
                                   "a cluster address needs executor=ray (or auto)"))
+    if executor == "ray":
+        from sweep.executors import ray as ray_executor
+
+        ray_executor.preflight(cfg)  # CPUs/GPUs per trial, an unreachable address: before any write
     if cfg.sampler.name == "grid":
         space.grid()  # raises for continuous dimensions
     if cfg.model.load_in_4bit and not (executor == "ray" and (cfg.executor.address or os.environ.get("RAY_ADDRESS"))):

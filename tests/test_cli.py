@@ -11,9 +11,9 @@ import pytest
 from tests.conftest import run_cli
 
 
-def _bad(tmp_path, *args):
+def _bad(tmp_path, *args, env=None):
     out = tmp_path / "out"
-    res = run_cli("sweep", [f"output_dir={out}", "study_name=s", "eval.behaviour=false", *args])
+    res = run_cli("sweep", [f"output_dir={out}", "study_name=s", "eval.behaviour=false", *args], env=env)
     assert res.returncode == 2, res.stderr
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, res.stderr
@@ -40,6 +40,27 @@ def test_impossible_space_exits_2(tmp_path):
     f.write_text("params:\n  learning_rate: {type: float, low: 0.1, high: 0.01, log: true}\n")
     line = _bad(tmp_path, f"search_space={f}")
     assert "search_space.params.learning_rate" in line and "low" in line
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(("args", "key"), [
+    (["executor.cpus_per_trial=512"], "executor.cpus_per_trial=512"),
+    (["executor.gpus_per_trial=0.5"], "executor.gpus_per_trial=0.5"),
+    (["executor.address=127.0.0.1:{port}"], "executor.address='127.0.0.1:{port}'"),
+])
+def test_ray_cluster_problems_exit_2_before_the_study_is_opened(tmp_path, args, key):
+    """Found in preflight: no local Ray is started for the first two, the address is probed."""
+    port = _free_port()  # nothing listens there: unreachable
+    line = _bad(tmp_path, "executor=ray", *(a.format(port=port) for a in args),
+                env={"CUDA_VISIBLE_DEVICES": "", "RAY_ADDRESS": ""})
+    assert key.format(port=port) in line, line
 
 
 @pytest.mark.slow

@@ -200,17 +200,70 @@ def check_cluster(cfg: SweepConfig, ray: Any) -> dict[str, float]:
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     max_cpus = max((n["Resources"].get("CPU", 0.0) for n in nodes), default=0.0)
     total = ray.cluster_resources()
+    _check_resources(cfg, max_cpus, total.get("GPU", 0.0))
+    return {"CPU": total.get("CPU", 0.0), "GPU": total.get("GPU", 0.0), "nodes": float(len(nodes))}
+
+
+def _check_resources(cfg: SweepConfig, max_node_cpus: float, total_gpus: float) -> None:
     ex = cfg.executor
-    if ex.cpus_per_trial > max_cpus:
+    if ex.cpus_per_trial > max_node_cpus:
         raise ConfigError(Problem("executor.cpus_per_trial", ex.cpus_per_trial,
-                                  f"no Ray node has that many CPUs (largest: {max_cpus:g}); lower it"))
-    if ex.gpus_per_trial and not total.get("GPU"):
+                                  f"no Ray node has that many CPUs (largest: {max_node_cpus:g}); lower it"))
+    if ex.gpus_per_trial and not total_gpus:
         raise ConfigError(Problem("executor.gpus_per_trial", ex.gpus_per_trial,
                                   "the Ray cluster has no GPU; unset it (trials then run on CPUs)"))
-    if ex.gpus_per_trial is not None and not 0 < ex.gpus_per_trial <= max(1.0, total.get("GPU", 0.0)):
+    if ex.gpus_per_trial is not None and not 0 < ex.gpus_per_trial <= max(1.0, total_gpus):
         raise ConfigError(Problem("executor.gpus_per_trial", ex.gpus_per_trial,
                                   "use a fraction in (0, 1] to share GPUs, or whole GPUs"))
-    return {"CPU": total.get("CPU", 0.0), "GPU": total.get("GPU", 0.0), "nodes": float(len(nodes))}
+
+
+PROBE_TIMEOUT_S = 3.0  # an unreachable cluster address fails preflight in seconds
+
+
+def preflight(cfg: SweepConfig) -> None:
+    """Cluster problems found before the study folder is written (engine.preflight).
+
+    A local Ray is not started for this: its resources are this machine's (`executor.num_cpus`
+    or every core, the GPUs torch sees). A cluster address is first probed over TCP (an
+    unreachable one fails in seconds, where joining would wait), then joined just long enough
+    to read its nodes (joining does not start or stop the cluster).
+    """
+    address = cfg.executor.address or os.environ.get("RAY_ADDRESS")
+    key = "executor.address" if cfg.executor.address else "RAY_ADDRESS"
+    if not address or address == "local":
+        import torch
+
+        cpus = float(cfg.executor.num_cpus or os.cpu_count() or 1)
+        _check_resources(cfg, cpus, float(torch.cuda.device_count()))
+        return
+    ray = import_ray()
+    if ray.is_initialized():  # a driver that joined already (a library user): ask it
+        check_cluster(cfg, ray)
+        return
+    hostport = _host_port(address)
+    if hostport is not None:
+        host, port = hostport
+        try:
+            with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
+                pass
+        except OSError as exc:
+            raise ConfigError(Problem(key, address, f"no Ray cluster answers there ({exc.strerror or exc}); "
+                                      "start one with `ray start --head`, fix the address, or unset it "
+                                      "to run a local Ray")) from None
+    connect(cfg)
+    try:
+        check_cluster(cfg, ray)
+    finally:
+        ray.shutdown()  # leaves the cluster; the executor joins again when trials start
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of `host:port` or `ray://host:port`; None for `auto` (Ray finds it)."""
+    rest = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def proxy_port(cfg: SweepConfig, nodes: int) -> int | None:
@@ -432,4 +485,5 @@ class RayExecutor:
         return ref, _Running(trial, heartbeat, placement, cfg.executor.cpus_per_trial, time.perf_counter())
 
 
-__all__ = ["FAULT_KILL_ENV", "RayExecutor", "collect", "connect", "pack_dir", "trial_worker", "unpack_dir"]
+__all__ = ["FAULT_KILL_ENV", "RayExecutor", "collect", "connect", "pack_dir", "preflight", "trial_worker",
+           "unpack_dir"]
