@@ -303,3 +303,30 @@ def test_telling_an_enqueued_trial_under_the_grid_sampler_does_not_crash():
     assert "grid_id" not in st._storage.get_trial_system_attrs(t2._trial_id)
     frozen = _tell(st, t2._trial_id, t2.number, 2.0, TrialState.COMPLETE)
     assert frozen.state == TrialState.COMPLETE and frozen.value == 2.0
+
+
+@pytest.mark.parametrize("change", ["data", "search_space"])
+def test_resume_with_another_data_set_or_search_space_is_refused(tmp_path, change):
+    """The model stays the same: only the data set (another file) or the search space (another
+    range, same name of file) differs, and the resume is refused before the study changes."""
+    import shutil
+
+    from sweep.errors import ConfigError
+
+    train = tmp_path / "train.jsonl"
+    shutil.copy(REPO / "sample_data" / "knowledge_train.jsonl", train)
+    space = tmp_path / "space.yaml"
+    space.write_text("params:\n  learning_rate: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}\n")
+    common = ["n_trials=1", "++fixed.max_steps=2", f"data.path={train}", f"search_space={space}"]
+    engine.run(load_config(tiny_overrides(tmp_path, *common)))
+    if change == "data":
+        other = tmp_path / "other.jsonl"
+        other.write_text("".join(train.read_text().splitlines(keepends=True)[1:]))  # one row fewer
+        override, shown = f"data.path={other}", "data settings"
+    else:
+        space.write_text("params:\n  learning_rate: {type: float, low: 1.0e-5, high: 1.0e-2, log: true}\n")
+        override, shown = f"search_space={space}", "search space"
+    with pytest.raises(ConfigError, match=f"different {shown}") as exc:
+        engine.run(load_config(tiny_overrides(tmp_path, *common, "n_trials=2", override)))
+    assert exc.value.problems[0].key == "study_name"
+    assert len(_load(tmp_path, "t").trials) == 1  # nothing was added to the study

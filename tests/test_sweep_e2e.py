@@ -55,7 +55,7 @@ def test_resume_adds_only_missing_trials(tmp_path):
     assert len(st.trials) == 3  # nothing missing: nothing run
 
 
-def test_resume_with_a_different_space_is_refused(tmp_path):
+def test_resume_with_another_model_is_refused(tmp_path):
     import pytest
 
     from sweep.errors import ConfigError
