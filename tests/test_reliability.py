@@ -330,3 +330,38 @@ def test_resume_with_another_data_set_or_search_space_is_refused(tmp_path, chang
         engine.run(load_config(tiny_overrides(tmp_path, *common, "n_trials=2", override)))
     assert exc.value.problems[0].key == "study_name"
     assert len(_load(tmp_path, "t").trials) == 1  # nothing was added to the study
+
+
+def test_any_exception_in_a_trial_is_recorded_on_it_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    """A real inline sweep in which the first trial's training raises an arbitrary exception in
+    the middle (at its first eval, after optimizer steps): that trial is FAIL with the reason and
+    a traceback in its error.log; the other trials run and the outputs are written."""
+    import csv
+
+    from sweep.train import Trainer
+
+    real_evaluate = Trainer.evaluate
+    calls = []
+
+    def evaluate_once_broken(self):
+        calls.append(self.step)
+        if len(calls) == 1:
+            raise KeyError("a bug in the middle of trial 0")
+        return real_evaluate(self)
+
+    monkeypatch.setattr(Trainer, "evaluate", evaluate_once_broken)
+    cfg = load_config(tiny_overrides(tmp_path, "n_trials=3", "executor=inline", "pruner=none",
+                                     "++fixed.max_steps=4", "train.eval_every=2"))
+    summary = engine.run(cfg)
+    t0, *rest = summary.study.trials
+    assert t0.state == TrialState.FAIL
+    assert t0.user_attrs["fail_reason"] == "KeyError: 'a bug in the middle of trial 0'"
+    assert t0.user_attrs["steps"] == 2  # it had trained: what it ran is recorded too
+    log = (cfg.study_dir / "trials" / "0" / "error.log").read_text()
+    assert "Traceback" in log and "evaluate_once_broken" in log and "KeyError" in log
+    assert [t.state for t in rest] == [TrialState.COMPLETE] * 2  # the sweep went on
+    assert summary.counts["finished"] == 3 and summary.best.number in (1, 2)
+    with open(cfg.study_dir / "trials.csv") as f:
+        rows = {r["number"]: r for r in csv.DictReader(f)}
+    assert rows["0"]["state"] == "FAIL" and "KeyError" in rows["0"]["fail_reason"]
+    assert (cfg.study_dir / "best.yaml").is_file()
