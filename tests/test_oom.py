@@ -1,7 +1,9 @@
 """OOM fallback through the whole sweep, in both executors (../shared/DESIGN.md decision 5).
 
 The fault hook SWEEP_FAULT_OOM_ABOVE_MICRO_BATCH=N makes every micro batch above N raise
-`torch.OutOfMemoryError` before its forward pass, exactly where a real CUDA OOM would surface.
+`torch.OutOfMemoryError` before its forward pass, exactly where a real CUDA OOM would surface;
+SWEEP_FAULT_OOM_FROM_STEP=k and SWEEP_FAULT_OOM_PHASE=forward|backward|eval make it fire only
+from optimizer step k on and only there (inside backward: with the activations alive).
 The trainer halves the micro batch and doubles accumulation; a run that fell back from 8 to 2
 must train the same steps on the same examples as a run that started at 2 (same loss curve),
 and a trial that is still out of memory at micro batch 1 ends FAIL "oom" without stopping
@@ -22,7 +24,7 @@ from optuna.trial import TrialState
 
 from sweep import engine
 from sweep.config import load_config
-from sweep.train import FAULT_OOM_ENV
+from sweep.train import FAULT_OOM_ENV, FAULT_OOM_PHASE_ENV, FAULT_OOM_STEP_ENV
 
 SPACE = {
     "params": {"learning_rate": {"type": "categorical", "choices": [2.0e-3]}},
@@ -55,7 +57,8 @@ def ray_session():
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The trial started at micro batch 2 with no fault: the curve a fallback must reproduce."""
-    os.environ.pop(FAULT_OOM_ENV, None)
+    for name in (FAULT_OOM_ENV, FAULT_OOM_STEP_ENV, FAULT_OOM_PHASE_ENV):
+        os.environ.pop(name, None)
     out = tmp_path_factory.mktemp("reference")
     summary = engine.run(sweep_config(out, "at2", "inline", "train.micro_batch_size=2"))
     (trial,) = summary.study.trials
@@ -130,6 +133,69 @@ def test_oom_in_eval_halves_the_eval_batch_and_keeps_the_curve(reference, tmp_pa
     assert a["micro_batch_size"] == 2 and a["steps"] == 6
     for (s1, got), (s2, want) in zip(a["eval_history"], ref["eval_history"], strict=True):
         assert s1 == s2 and got == pytest.approx(want, rel=1e-4)
+
+
+def _same_curve(trial, reference) -> None:
+    a, ref = trial.user_attrs, reference.user_attrs
+    assert a["steps"] == ref["steps"] == 6
+    assert [s for s, _ in a["eval_history"]] == [s for s, _ in ref["eval_history"]] == [2, 4, 6]
+    for (_, got), (_, want) in zip(a["eval_history"], ref["eval_history"], strict=True):
+        assert got == pytest.approx(want, rel=1e-4)
+    assert trial.value == pytest.approx(reference.value, rel=1e-4)
+
+
+@pytest.fixture
+def frees_outside_except(monkeypatch):
+    """Every fallback frees memory with no exception being handled: inside `except` the
+    traceback (and its frames) would still hold the failed step's activations."""
+    import sys
+
+    from sweep import train
+
+    real, calls = train.free_memory, []
+
+    def checked():
+        calls.append(sys.exc_info()[0])
+        real()
+
+    monkeypatch.setattr(train, "free_memory", checked)
+    return calls
+
+
+@pytest.mark.parametrize("phase", ["forward", "backward"])
+def test_oom_at_a_later_step_falls_back_and_keeps_the_curve(phase, reference, tmp_path, monkeypatch,
+                                                            frees_outside_except):
+    """Steps 1-2 run at micro batch 8; at step 3 (in the forward pass, or inside backward after
+    two micro batches' gradients were accumulated) micro batches above 2 run out of memory: the
+    step is redone at 4, then 2, and the whole curve is that of a run started at 2."""
+    monkeypatch.setenv(FAULT_OOM_ENV, "2")
+    monkeypatch.setenv(FAULT_OOM_STEP_ENV, "3")
+    monkeypatch.setenv(FAULT_OOM_PHASE_ENV, phase)
+    summary = engine.run(sweep_config(tmp_path, phase, "inline", "train.micro_batch_size=8"))
+    (trial,) = summary.study.trials
+    a = trial.user_attrs
+    assert trial.state == TrialState.COMPLETE, a
+    assert a["oom_fallbacks"] == [{"step": 3, "from_micro_batch": 8, "to_micro_batch": 4},
+                                  {"step": 3, "from_micro_batch": 4, "to_micro_batch": 2}]
+    assert (a["micro_batch_size"], a["gradient_accumulation_steps"]) == (2, 4)
+    _same_curve(trial, reference)
+    assert frees_outside_except == [None, None]
+
+
+def test_oom_in_a_later_eval_halves_the_eval_batch_and_keeps_the_curve(reference, tmp_path, monkeypatch,
+                                                                        frees_outside_except):
+    monkeypatch.setenv(FAULT_OOM_ENV, "2")  # the eval at step 2 fits at 8; the one at step 4 does not
+    monkeypatch.setenv(FAULT_OOM_STEP_ENV, "4")
+    monkeypatch.setenv(FAULT_OOM_PHASE_ENV, "eval")
+    summary = engine.run(sweep_config(tmp_path, "laterevaloom", "inline", "train.micro_batch_size=2",
+                                      "train.eval_batch_size=8"))
+    (trial,) = summary.study.trials
+    a = trial.user_attrs
+    assert trial.state == TrialState.COMPLETE, a
+    assert a["oom_fallbacks"] == [{"step": 4, "phase": "eval", "from_eval_batch": 8, "to_eval_batch": 4},
+                                  {"step": 4, "phase": "eval", "from_eval_batch": 4, "to_eval_batch": 2}]
+    _same_curve(trial, reference)
+    assert frees_outside_except == [None, None]
 
 
 def test_fault_hook_is_off_when_unset_and_zero_means_every_micro_batch(monkeypatch):

@@ -24,7 +24,15 @@ from sweep.errors import OutOfMemoryAtMinimum, TrialDiverged, TrialPruned
 from sweep.memory import largest_divisor_at_most
 from sweep.objectives import IGNORE, nll_sum, orpo_odds_ratio_loss, token_logprobs
 
+# Test hooks (unset = off). SWEEP_FAULT_OOM_ABOVE_MICRO_BATCH=N: every micro batch above N runs
+# out of memory (0: even micro batch 1); SWEEP_FAULT_OOM_FROM_STEP=k: only from optimizer step k on
+# (default: from the start); SWEEP_FAULT_OOM_PHASE: where it fires, `forward` (before a training forward pass),
+# `backward` (inside loss.backward, with the activations alive) or `eval` (an eval chunk);
+# unset = forward and eval.
 FAULT_OOM_ENV = "SWEEP_FAULT_OOM_ABOVE_MICRO_BATCH"
+FAULT_OOM_STEP_ENV = "SWEEP_FAULT_OOM_FROM_STEP"
+FAULT_OOM_PHASE_ENV = "SWEEP_FAULT_OOM_PHASE"
+OOM_PHASES = ("forward", "backward", "eval")
 FAULT_NAN_ENV = "SWEEP_FAULT_NAN_AT_STEP"  # testing hook: the training loss is NaN from that step on
 
 
@@ -175,6 +183,11 @@ class Trainer:
         # (so 0 makes even micro batch 1 fail).
         raw = os.environ.get(FAULT_OOM_ENV, "").strip()
         self.fault_oom_above: int | None = int(raw) if raw else None
+        self.fault_oom_from_step = int(os.environ.get(FAULT_OOM_STEP_ENV, "").strip() or 0)
+        phase = os.environ.get(FAULT_OOM_PHASE_ENV, "").strip()
+        if phase and phase not in OOM_PHASES:
+            raise ValueError(f"{FAULT_OOM_PHASE_ENV}={phase!r}: use one of {OOM_PHASES}")
+        self.fault_oom_phases = {phase} if phase else {"forward", "eval"}
         self.fault_nan_at = int(os.environ.get(FAULT_NAN_ENV, "0") or 0)
 
     # ------------------------------------------------------------------ setup
@@ -222,19 +235,23 @@ class Trainer:
             t0 = time.perf_counter()
             batch = [self.train_data[i] for i in order[(step - 1) * s.effective_batch_size: step * s.effective_batch_size]]
             while True:
+                oom = False
                 try:
                     loss, n_tok = self._accumulate(batch)
-                    break
                 except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
                     if not is_oom(exc):
                         raise
-                    optimizer.zero_grad(set_to_none=True)
-                    free_memory()
-                    smaller = next_micro_batch(s.effective_batch_size, self.micro)
-                    if smaller is None:
-                        raise OutOfMemoryAtMinimum(f"out of memory at micro batch 1 (step {step})") from None
-                    fallbacks.append({"step": step, "from_micro_batch": self.micro, "to_micro_batch": smaller})
-                    self.micro = smaller
+                    oom = True  # handled below: inside `except`, the traceback holds the activations
+                if not oom:
+                    break
+                # the whole step again at a smaller micro batch: drop its partial gradients
+                optimizer.zero_grad(set_to_none=True)
+                free_memory()
+                smaller = next_micro_batch(s.effective_batch_size, self.micro)
+                if smaller is None:
+                    raise OutOfMemoryAtMinimum(f"out of memory at micro batch 1 (step {step})")
+                fallbacks.append({"step": step, "from_micro_batch": self.micro, "to_micro_batch": smaller})
+                self.micro = smaller
             if s.max_grad_norm and s.max_grad_norm > 0:
                 torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad],
                                                s.max_grad_norm)
@@ -281,16 +298,20 @@ class Trainer:
         n_tokens = max(n_tokens, 1)
         total = 0.0
         for start in range(0, len(batch), self.micro):
-            if self.fault_oom_above is not None and self.micro > self.fault_oom_above:
-                raise torch.OutOfMemoryError(f"injected by {FAULT_OOM_ENV}={self.fault_oom_above}")
+            if self._fault("forward", self.micro):
+                raise torch.OutOfMemoryError(self._fault_text())
             chunk = batch[start: start + self.micro]
             if s.objective == "orpo":
                 loss = self._orpo_loss(chunk, n_tokens, len(batch))
+                in_graph = loss
             else:
                 b = self._to_device(collate(chunk, self.pad_id))
                 logits = self.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
                 nll, _ = nll_sum(logits, b["labels"])
                 loss = nll / n_tokens
+                in_graph = logits
+            if self._fault("backward", self.micro):
+                in_graph.register_hook(self._raise_oom)  # fires inside backward, mid-graph
             loss.backward()
             total += float(loss.detach())
         # tokens processed: both sequences of an ORPO pair count
@@ -305,6 +326,17 @@ class Trainer:
         r_sum, r_n = token_logprobs(r_logits, rejected["labels"])
         odds = orpo_odds_ratio_loss(c_sum / c_n.clamp(min=1), r_sum / r_n.clamp(min=1))
         return (-c_sum.sum()) / n_tokens + self.spec.orpo_lambda * odds.sum() / batch_size
+
+    def _fault(self, phase: str, size: int) -> bool:
+        """Whether the OOM test hook fires here (see FAULT_OOM_ENV)."""
+        return (self.fault_oom_above is not None and size > self.fault_oom_above
+                and phase in self.fault_oom_phases and self.step >= self.fault_oom_from_step)
+
+    def _fault_text(self) -> str:
+        return f"injected by {FAULT_OOM_ENV}={self.fault_oom_above} at step {self.step}"
+
+    def _raise_oom(self, grad: torch.Tensor) -> None:
+        raise torch.OutOfMemoryError(self._fault_text() + " (backward)")
 
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: v.to(self.device) for k, v in batch.items()}
@@ -333,8 +365,8 @@ class Trainer:
                 size = max(min(self.eval_batch, self.micro) if follow else self.eval_batch, 1)
                 oom = False
                 try:
-                    if self.fault_oom_above is not None and size > self.fault_oom_above:
-                        raise torch.OutOfMemoryError(f"injected by {FAULT_OOM_ENV}={self.fault_oom_above}")
+                    if self._fault("eval", size):
+                        raise torch.OutOfMemoryError(self._fault_text() + " (eval)")
                     b = self._to_device(collate(self.eval_data[start: start + size], self.pad_id))
                     logits = self.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
                     nll, n = nll_sum(logits, b["labels"])
