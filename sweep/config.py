@@ -197,6 +197,7 @@ class SweepConfig:
     fixed: dict[str, Any] = field(default_factory=dict)
     keep_adapters: int = 1
     min_free_disk_gb: float = 1.0
+    heartbeat_grace_s: int = 60  # a RUNNING trial with no heartbeat for this long is dead (other hosts)
 
     @property
     def study_dir(self) -> Path:
@@ -342,6 +343,9 @@ def validate(cfg: SweepConfig, problems: Problems) -> None:
         problems.add("n_trials", cfg.n_trials, "must be at least 1")
     if isinstance(cfg.keep_adapters, int) and cfg.keep_adapters < 0:
         problems.add("keep_adapters", cfg.keep_adapters, "must be 0 or more")
+    if isinstance(cfg.heartbeat_grace_s, int) and cfg.heartbeat_grace_s < 3:
+        problems.add("heartbeat_grace_s", cfg.heartbeat_grace_s,
+                     "must be at least 3 seconds (heartbeats are sent every grace/3 s, at most every 10 s)")
     t = cfg.train
     if t is not None:
         if isinstance(t.micro_batch_size, int) and t.micro_batch_size < 1:

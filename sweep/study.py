@@ -27,8 +27,8 @@ from sweep.datasource import fingerprint
 from sweep.errors import ConfigError, Problem
 from sweep.search_space import SearchSpace
 
-HEARTBEAT_S = 10
-GRACE_S = 60
+HEARTBEAT_S = 10  # at most this long between a running trial's heartbeats
+GRACE_S = 60  # the default of `heartbeat_grace_s`
 INTERRUPTED = "interrupted"
 SURPLUS = "surplus"  # asked by a process that raced another for the study's last trial; never run
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -132,8 +132,14 @@ def make_pruner(cfg: SweepConfig, max_steps: int | None = None) -> optuna.pruner
     return optuna.pruners.NopPruner()
 
 
-def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """Any Optuna storage URL; `journal:///abs/file.log` for a journal file."""
+def heartbeat_interval_s(grace_s: int) -> int:
+    """Seconds between heartbeats: three beats fit in the grace period (at most HEARTBEAT_S)."""
+    return max(1, min(HEARTBEAT_S, grace_s // 3))
+
+
+def make_storage(url: str, grace_s: int = GRACE_S) -> optuna.storages.BaseStorage:
+    """Any Optuna storage URL; `journal:///abs/file.log` for a journal file. RDB storages get
+    heartbeats: a RUNNING trial with none for `grace_s` seconds is failed and retried."""
     import warnings
 
     try:
@@ -158,7 +164,7 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; we rely on them
                 warnings.simplefilter("ignore")
                 return optuna.storages.RDBStorage(
-                    url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                    url, heartbeat_interval=heartbeat_interval_s(grace_s), grace_period=grace_s,
                     heartbeat_stale_trial_callback=Retry(max_retry=2), **kwargs)
         except (IntegrityError, OperationalError):
             # another process (a second sweep, sweep.report, optuna-dashboard) created the schema
@@ -201,7 +207,7 @@ def check_storage(cfg: SweepConfig) -> None:
 def open_study(cfg: SweepConfig, space: SearchSpace, max_steps: int | None = None,
                storage: optuna.storages.BaseStorage | None = None, seed: int | None = None) -> optuna.Study:
     return optuna.create_study(
-        study_name=cfg.study_name, storage=storage or make_storage(cfg.storage_url()),
+        study_name=cfg.study_name, storage=storage or make_storage(cfg.storage_url(), cfg.heartbeat_grace_s),
         sampler=make_sampler(cfg, space, seed), pruner=make_pruner(cfg, max_steps),
         direction="minimize", load_if_exists=True)
 
@@ -212,7 +218,7 @@ def load_existing(cfg: SweepConfig) -> optuna.Study | None:
     if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
         return None
     try:
-        return optuna.load_study(study_name=cfg.study_name, storage=make_storage(url))
+        return optuna.load_study(study_name=cfg.study_name, storage=make_storage(url, cfg.heartbeat_grace_s))
     except KeyError:
         return None
 
@@ -318,15 +324,39 @@ def recover_interrupted(study: optuna.Study) -> list[int]:
             storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
             recovered.append(t.number)
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            optuna.storages.fail_stale_trials(study)
-    except Exception:  # noqa: BLE001 - storages without heartbeat support
-        pass
+    recovered += _fail_stale(study)
     return recovered
+
+
+def _fail_stale(study: optuna.Study) -> list[int]:
+    """Optuna's `fail_stale_trials`, naming the reason: a RUNNING trial whose heartbeat is older
+    than the grace period is marked 'interrupted', failed, and retried by the storage's callback
+    (RetryHeartbeatStaleTrialCallback: an enqueued copy with system attr failed_trial)."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+
+    storage = study._storage
+    if not isinstance(storage, BaseHeartbeat) or not is_heartbeat_enabled(storage):
+        return []
+    failed = []
+    for trial_id in storage._get_stale_trial_ids(study._study_id):
+        try:
+            surplus = storage.get_trial(trial_id).user_attrs.get("fail_reason") == SURPLUS
+            if not surplus:  # the reason first: a finished trial's attributes cannot change
+                storage.set_trial_user_attr(trial_id, "fail_reason", INTERRUPTED)
+            if storage.set_trial_state_values(trial_id, state=TrialState.FAIL) and not surplus:
+                failed.append(trial_id)  # a surplus trial never ran: closed, not retried
+        except UpdateFinishedTrialError:  # another process failed (or finished) it first
+            pass
+    callback = storage.get_heartbeat_stale_trial_callback()
+    numbers = []
+    for trial_id in failed:
+        frozen = copy.deepcopy(storage.get_trial(trial_id))
+        numbers.append(frozen.number)
+        if callback is not None:  # the retry inherits the user attrs, not the reason
+            frozen.user_attrs = {k: v for k, v in frozen.user_attrs.items() if k != "fail_reason"}
+            callback(study, frozen)
+    return numbers
 
 
 def _retried(trials: list[Any]) -> set[Any]:
@@ -416,7 +446,8 @@ class Heartbeat:
         return self
 
     def _run(self) -> None:
-        while not self.stop.wait(HEARTBEAT_S):
+        interval = getattr(self.storage, "get_heartbeat_interval", lambda: None)() or HEARTBEAT_S
+        while not self.stop.wait(interval):
             try:
                 self.storage.record_heartbeat(self.trial_id)
             except Exception:  # noqa: BLE001 - a missed beat is not fatal

@@ -365,3 +365,62 @@ def test_any_exception_in_a_trial_is_recorded_on_it_and_the_sweep_goes_on(tmp_pa
         rows = {r["number"]: r for r in csv.DictReader(f)}
     assert rows["0"]["state"] == "FAIL" and "KeyError" in rows["0"]["fail_reason"]
     assert (cfg.study_dir / "best.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_a_trial_of_another_host_is_failed_by_the_heartbeat_and_retried(tmp_path):
+    """The pid check only applies on the host that ran the trial. Here the running trial is
+    marked as another host's, its sweep is killed, and the rerun finds it through Optuna's
+    heartbeat (grace 3 s), fails it and retries its configuration. Before the kill, the real
+    heartbeat thread keeps the long-running trial alive through several grace periods."""
+    from sweep import study as study_mod
+
+    args = _args(tmp_path, "n_trials=1", "+fixed.max_steps=200", "train.eval_every=50", "executor=inline",
+                 "pruner=none", "heartbeat_grace_s=3")
+    db = tmp_path / "r" / "study.db"
+    log = tmp_path / "driver.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=REPO, stderr=err,
+                                stdout=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.time() + 300
+        while [s for s, _ in _trial_states(db)] != ["RUNNING"]:
+            if time.time() > deadline or proc.poll() is not None:
+                pytest.fail(f"trial 0 never started: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        storage = study_mod.make_storage(f"sqlite:///{db}", grace_s=3)
+        st = optuna.load_study(study_name="r", storage=storage)
+        started = st.trials[0].datetime_start.timestamp()
+        time.sleep(max(0.0, started + 5 - time.time()))  # more than a grace period of running
+        optuna.storages.fail_stale_trials(st)
+        t0 = st.trials[0]
+        assert t0.state == TrialState.RUNNING, "the live trial's heartbeat went stale"
+        assert time.time() - started > 4.5  # only heartbeats sent while it ran kept it alive
+        st._storage.set_trial_user_attr(t0._trial_id, "driver_node", "another-host")  # ran elsewhere
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    params = st.trials[0].params
+    time.sleep(4)  # past the grace period: its last heartbeat is stale
+    res = run_cli("sweep", args)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "interrupted" in res.stderr
+    st = _load(tmp_path)
+    numbers = [t.number for t in st.trials]
+    assert len(numbers) == len(set(numbers))
+    first = st.trials[0]
+    assert first.state == TrialState.FAIL and first.user_attrs["fail_reason"] == "interrupted"
+    (retry,) = [t for t in st.trials if t.system_attrs.get("failed_trial") == 0]
+    assert retry.params == params and retry.state == TrialState.COMPLETE
+    assert "fail_reason" not in retry.user_attrs  # the retry does not inherit the reason
+    assert study_mod.counts(st)["finished"] == 1  # n_trials, the failed attempt not counted
+
+
+def test_heartbeat_grace_period_is_validated():
+    from sweep.errors import ConfigError
+    from sweep.study import heartbeat_interval_s
+
+    with pytest.raises(ConfigError, match="heartbeat_grace_s=1"):
+        load_config(["heartbeat_grace_s=1"])
+    assert load_config([]).heartbeat_grace_s == 60 and heartbeat_interval_s(60) == 10
+    assert heartbeat_interval_s(3) == 1  # three beats fit in any grace period
