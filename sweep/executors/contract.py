@@ -21,7 +21,7 @@ from sweep import tracking
 from sweep.config import SweepConfig
 from sweep.errors import ConfigError, OutOfMemoryAtMinimum, TrialDiverged, TrialPruned
 from sweep.search_space import SearchSpace
-from sweep.study import SURPLUS, StudyReporter, missing, over_budget, study_lock
+from sweep.study import SURPLUS, StudyReporter, missing, over_budget, pid_alive, study_lock
 from sweep.trial import run_trial
 
 
@@ -62,8 +62,37 @@ def ask(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]]:
     return trial, dict(trial.params)
 
 
+# Test hook "DIR:N": every claim is a round that N sweep processes enter together (each waits
+# until every other live one reached the same round), so processes on "different machines" count
+# and ask at the same moment, as in a real race for the study's last trial.
+CLAIM_BARRIER_ENV = "SWEEP_TEST_CLAIM_BARRIER"
+_claim_rounds = [0]
+
+
+def _claim_barrier() -> None:
+    raw = os.environ.get(CLAIM_BARRIER_ENV, "").strip()
+    if not raw:
+        return
+    import time
+
+    folder, _, n = raw.rpartition(":")
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    _claim_rounds[0] += 1
+    me, rnd = os.getpid(), _claim_rounds[0]
+    (d / f"{me}.{rnd}").touch()
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        peers = {int(f.name.split(".")[0]) for f in d.iterdir()} - {me}
+        if len(peers) + 1 >= int(n) and all((d / f"{pid}.{rnd}").exists() or not pid_alive(pid)
+                                            for pid in peers):
+            return
+        time.sleep(0.05)
+
+
 def claim(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]] | None:
     """The next trial to run, or None when the study has (or is running) n_trials."""
+    _claim_barrier()
     with study_lock(ctx.cfg):
         if missing(ctx.study, ctx.cfg.n_trials) <= 0:
             return None
