@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -51,6 +51,7 @@ class SweepSummary:
     study: optuna.Study
     best: optuna.trial.FrozenTrial | None
     counts: dict[str, int]
+    problems: list[str] = field(default_factory=list)  # what went wrong after the trials (tracker)
 
 
 def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
@@ -208,21 +209,27 @@ def run(cfg: SweepConfig) -> SweepSummary:
     executors.get(executors.resolve_name(cfg)).run(ctx)
     with study.study_lock(cfg):
         results.refresh(cfg, space, st)
-    finish(cfg, space, st)
-    summary = SweepSummary(cfg, st, results.best_trial(st), study.counts(st))
+    problems = finish(cfg, space, st)
+    summary = SweepSummary(cfg, st, results.best_trial(st), study.counts(st), problems)
     print_summary(summary)
     return summary
 
 
-def finish(cfg: SweepConfig, space: SearchSpace, st: optuna.Study) -> None:
-    """After the last trial: behaviour eval, tracker summary, report, Axolotl export."""
+def finish(cfg: SweepConfig, space: SearchSpace, st: optuna.Study) -> list[str]:
+    """After the last trial: behaviour eval, tracker summary, report, Axolotl export.
+
+    Returns what could not be logged to the tracker; also kept on the study
+    (user attr `tracker_problems`) and printed with the summary."""
+    problems: list[str] = []
     if cfg.eval.behaviour and results.best_trial(st) is not None:
         subjects = behaviour.evaluate_after_sweep(cfg, space, st)
-        study_tracking.log_behaviour(cfg, st, subjects)
-    study_tracking.finish_study(cfg, space, st)
+        problems += study_tracking.log_behaviour(cfg, st, subjects)
+    problems += study_tracking.finish_study(cfg, space, st)
+    st.set_user_attr("tracker_problems", problems)
     report.write_report(cfg, st)
     if results.best_trial(st) is not None:
         export.write_axolotl(cfg, space, st)
+    return problems
 
 
 def print_summary(s: SweepSummary, top: int = 5) -> None:
@@ -239,6 +246,8 @@ def print_summary(s: SweepSummary, top: int = 5) -> None:
         print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)), file=out)
         for r in rows:
             print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)), file=out)
+    for problem in s.problems:
+        print(f"NOT LOGGED: {problem}", file=out)
     d = s.cfg.study_dir
     print(f"\noutputs in {d}:", file=out)
     for name in ("trials.csv", "best.yaml", "best_adapter", "report.html", "axolotl.yaml", "behaviour.csv"):

@@ -53,11 +53,13 @@ def study_table(study: Any) -> tuple[list[str], list[list[Any]]]:
     return columns, rows
 
 
-def finish_study(cfg: SweepConfig, space: Any, study: Any) -> None:
-    """After the sweep, in the driver: one summary record/run with a table of all trials."""
+def finish_study(cfg: SweepConfig, space: Any, study: Any) -> list[str]:
+    """After the sweep, in the driver: one summary record/run with a table of all trials.
+
+    Returns what could not be logged (one line each; empty when all went well)."""
     name = cfg.tracker.name
     if name == "none":
-        return
+        return []
     columns, rows = study_table(study)
     best = best_trial(study)
     c = counts(study)  # interrupted (retried) and surplus trials are rows of the table, not counted
@@ -79,7 +81,10 @@ def finish_study(cfg: SweepConfig, space: Any, study: Any) -> None:
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - the sweep's results are in the study already
-        print(f"warning: tracker summary not written ({type(exc).__name__}: {exc})", file=sys.stderr)
+        problem = f"tracker summary not written ({type(exc).__name__}: {str(exc)[:300]})"
+        print(f"warning: {problem}", file=sys.stderr)
+        return [problem]
+    return []
 
 
 def _table_run(cfg: SweepConfig, wandb: Any, job_type: str, name: str, config: dict[str, Any],
@@ -93,7 +98,7 @@ def _table_run(cfg: SweepConfig, wandb: Any, job_type: str, name: str, config: d
         run.finish()
 
 
-def log_behaviour(cfg: SweepConfig, study: Any, subjects: Any) -> None:
+def log_behaviour(cfg: SweepConfig, study: Any, subjects: Any) -> list[str]:
     """After the behaviour eval, in the driver: one `job_type="behaviour"` run per evaluated model.
 
     A trial's finished W&B run cannot be reopened offline (W&B cannot resume offline runs), so
@@ -102,15 +107,19 @@ def log_behaviour(cfg: SweepConfig, study: Any, subjects: Any) -> None:
     summary the behaviour metrics, and a table holds every generation with its verdict. The
     base model and base+RAG get `base-behaviour` and `base+rag-behaviour`. The same numbers are
     `behaviour_*` columns of the summary run's trials table.
+
+    Returns what could not be logged (one line per run; empty when all went well): a failed run
+    does not stop the others, and the engine reports the lines in the sweep's outcome.
     """
     name = cfg.tracker.name
     if name == "none" or (name == "wandb" and resolve_mode(cfg.tracker) == "disabled"):
-        return
+        return []
     by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
-    try:
-        wandb = import_wandb() if name == "wandb" else None
-        for s in subjects:
-            run_name = f"trial-{s.trial}-behaviour" if s.trial is not None else f"{s.name}-behaviour"
+    problems: list[str] = []
+    wandb = import_wandb() if name == "wandb" else None
+    for s in subjects:
+        run_name = f"trial-{s.trial}-behaviour" if s.trial is not None else f"{s.name}-behaviour"
+        try:
             trial = by_number.get(s.trial) if s.trial is not None else None
             config = scrub({"study_name": cfg.study_name, "model": cfg.model.name, "subject": s.name,
                             "kind": s.kind, "trial": s.trial, "chat_template": s.chat_template,
@@ -125,14 +134,17 @@ def log_behaviour(cfg: SweepConfig, study: Any, subjects: Any) -> None:
                              v.stopped, v.runon, v.correct, round(v.f1, 4), v.idk, v.privacy, v.hallucinated])
             if name == "recording":
                 append_record(record_path(cfg), {"event": "behaviour", "name": run_name, "group": cfg.study_name,
-                                           "job_type": "behaviour", "config": config, "summary": summary,
-                                           "columns": columns, "rows": rows})
+                                                 "job_type": "behaviour", "config": config, "summary": summary,
+                                                 "columns": columns, "rows": rows})
                 continue
             _table_run(cfg, wandb, "behaviour", run_name, config, "generations", columns, rows, summary)
-    except ConfigError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the numbers are in behaviour.csv and the study already
-        print(f"warning: behaviour runs not logged to the tracker ({type(exc).__name__}: {exc})", file=sys.stderr)
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the numbers are in behaviour.csv and the study already
+            problem = f"behaviour run {run_name} not logged to the tracker ({type(exc).__name__}: {str(exc)[:300]})"
+            print(f"warning: {problem}", file=sys.stderr)
+            problems.append(problem)
+    return problems
 
 
 def summary_lines(cfg: SweepConfig) -> list[str]:

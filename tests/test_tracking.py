@@ -353,3 +353,59 @@ def test_behaviour_metrics_reach_the_tracker(tmp_path, monkeypatch):
     rows = [dict(zip(table["columns"], r, strict=True)) for r in table["rows"]]
     assert rows[0]["behaviour_stop_rate"] == pytest.approx(attrs["behaviour_stop_rate"])
     assert rows[1]["behaviour_stop_rate"] is None  # the pruned trial was not evaluated
+
+
+def test_wandb_offline_behaviour_runs_and_a_failed_one_is_reported(tmp_path, monkeypatch, capsys):
+    """Real offline W&B with behaviour evaluation on: one `behaviour` run per evaluated model
+    holding the metrics and every generation. One of them fails in wandb.init: the others are
+    still logged, and the failure is in the sweep's outcome (the summary's problems, the study's
+    `tracker_problems`, the printed summary), not only a warning."""
+    wandb = pytest.importorskip("wandb")
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
+    for name in ("WANDB_API_KEY", "NETRC", tracking.AUTO_DIRS_ENV, *tracking.WANDB_DIR_ENVS):
+        monkeypatch.delenv(name, raising=False)
+    real_init = wandb.init
+
+    def init(*args, **kwargs):
+        if kwargs.get("name") == "base+rag-behaviour":
+            raise wandb.errors.CommError("could not write the run (injected)")
+        return real_init(*args, **kwargs)
+
+    monkeypatch.setattr(wandb, "init", init)
+    cfg = load_config(overrides(tmp_path, "tracker=wandb", "n_trials=1", "eval.behaviour=true",
+                                "eval.max_examples=4", "eval.max_new_tokens=8"))
+    try:
+        summary = run_sweep(cfg)
+    finally:
+        wandb.teardown()
+    runs = {}
+    for d in tracking.offline_runs(cfg):
+        (file,) = d.glob("*.wandb")
+        recs = list(_wandb_records(file))
+        (run,) = [r.run for r in recs if r.WhichOneof("record_type") == "run"]
+        summ = {}
+        for r in recs:
+            if r.WhichOneof("record_type") == "summary":
+                summ.update(_items(r.summary.update))
+        runs[run.display_name] = (run.job_type, _items(run.config.update), summ, d)
+    assert sorted(runs) == ["base-behaviour", "track-summary", "trial-0", "trial-0-behaviour"]
+    job_type, config, summ, d = runs["trial-0-behaviour"]
+    attrs = summary.study.trials[0].user_attrs
+    assert job_type == "behaviour" and config["learning_rate"] == pytest.approx(summary.study.trials[0].params["learning_rate"])
+    for metric in ("stop_rate", "accuracy", "hallucination_rate", "privacy_rate"):
+        assert summ[metric] == pytest.approx(attrs[f"behaviour_{metric}"], nan_ok=True)
+    (table_file,) = (d / "files" / "media" / "table").glob("generations_*.table.json")
+    table = json.loads(table_file.read_text())
+    assert len(table["data"]) == 4 and "hallucinated" in table["columns"]
+    assert runs["base-behaviour"][0] == "behaviour"
+    # the failure: reported in the outcome, the rest of the sweep's outputs intact
+    (problem,) = summary.problems
+    assert "base+rag-behaviour" in problem and "CommError" in problem
+    assert summary.study.user_attrs["tracker_problems"] == [problem]
+    out = capsys.readouterr()
+    assert f"NOT LOGGED: {problem}" in out.out and "warning:" in out.err
+    assert (cfg.study_dir / "behaviour.csv").is_file()
