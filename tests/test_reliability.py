@@ -152,10 +152,82 @@ def test_trust_remote_code_is_off_unless_set_per_model():
     assert load_config(["model.trust_remote_code=true"]).model.trust_remote_code is True
 
 
-def test_no_unsafe_yaml_loading_in_the_package():
-    for path in (REPO / "sweep").rglob("*.py"):
-        text = path.read_text()
-        assert "yaml.load(" not in text and "yaml.unsafe_load" not in text, path
+@pytest.mark.parametrize("remote_code", [False, True])
+def test_trust_remote_code_reaches_every_loader_as_set(tmp_path, monkeypatch, remote_code):
+    """A real sweep (preflight, memory estimate, the trial, the behaviour evaluation) with a spy on
+    every transformers entry point that can run a repository's code: each call passes
+    trust_remote_code explicitly, and it is the model's setting."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    calls = []
+
+    def spy(kind, real):
+        def wrapper(*args, **kwargs):
+            calls.append((kind, kwargs.get("trust_remote_code", "not passed")))
+            return real(*args, **kwargs)
+        return wrapper
+
+    for kind, cls in (("tokenizer", AutoTokenizer), ("model", AutoModelForCausalLM), ("config", AutoConfig)):
+        monkeypatch.setattr(cls, "from_pretrained", spy(kind, cls.from_pretrained))
+    overrides = ["n_trials=1", "++fixed.max_steps=2", "eval.behaviour=true", "eval.max_examples=2",
+                 "eval.max_new_tokens=4", "executor=inline"]
+    if remote_code:
+        overrides.append("model.trust_remote_code=true")
+    engine.run(load_config(tiny_overrides(tmp_path, *overrides)))
+    assert {kind for kind, _ in calls} == {"tokenizer", "model", "config"}, calls
+    assert len([k for k, _ in calls if k == "model"]) >= 2  # the trial and the behaviour evaluation
+    assert all(value is remote_code for _, value in calls), calls
+
+
+YAML_READS_OK = {"safe_load", "safe_load_all"}
+YAML_WRITES = {"safe_dump", "safe_dump_all", "dump", "dump_all"}
+SAFE_LOADERS = {"SafeLoader", "CSafeLoader"}
+
+
+def _yaml_calls(source: str) -> list[tuple[str, bool]]:
+    """Every call of a PyYAML function in `source` (however yaml or the function was imported):
+    (name, safe). A read is safe only as safe_load(_all), or load(_all) with Loader=SafeLoader."""
+    import ast
+
+    tree = ast.parse(source)
+    modules, functions = set(), {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules |= {a.asname or a.name for a in node.names if a.name == "yaml"}
+        elif isinstance(node, ast.ImportFrom) and node.module == "yaml":
+            functions |= {a.asname or a.name: a.name for a in node.names}
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in modules:
+            name = f.attr
+        elif isinstance(f, ast.Name) and f.id in functions:
+            name = functions[f.id]
+        else:
+            continue
+        loader = next((k.value for k in node.keywords if k.arg == "Loader"), None)
+        loader_name = getattr(loader, "attr", None) or getattr(loader, "id", None)
+        safe = (name in YAML_READS_OK or name in YAML_WRITES or name.endswith("Error") or name in SAFE_LOADERS
+                or (name in ("load", "load_all") and loader_name in SAFE_LOADERS))
+        found.append((name, safe))
+    return found
+
+
+def test_every_yaml_read_in_the_package_is_safe():
+    calls = {}
+    for path in sorted((REPO / "sweep").rglob("*.py")):
+        for name, safe in _yaml_calls(path.read_text()):
+            assert safe, f"{path.relative_to(REPO)}: yaml.{name}(...) can build arbitrary Python objects"
+            calls.setdefault(name, []).append(path.name)
+    assert len(calls.get("safe_load", [])) >= 4, calls  # the scan sees the package's reads
+    # and it would see an unsafe one, however it is spelled
+    for bad in ("import yaml\nyaml.load(s)", "import yaml as y\ny.full_load(s)",
+                "from yaml import unsafe_load as u\nu(s)", "import yaml\nyaml.load(s, Loader=yaml.Loader)",
+                "from yaml import load_all\nload_all(s)", "import yaml\nyaml.Loader(s)"):
+        assert [safe for _, safe in _yaml_calls(bad)] == [False], bad
+    assert _yaml_calls("import yaml\nyaml.load(s, Loader=yaml.SafeLoader)") == [("load", True)]
 
 
 def test_nearly_full_disk_refuses_to_start_with_numbers(tmp_path):
