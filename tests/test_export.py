@@ -64,8 +64,10 @@ SHAPES: dict[str, tuple[list[str], dict, int]] = {
     "user_completion_parquet": (["data.path={user_completion_parquet}"], STEPS_SPACE, 8),
     "user_chat_folder": (["data.path={user_chat_folder}"], STEPS_SPACE, 8),
 }
-TOKENIZED = ("alpaca", "completion", "completion_text", "user_alpaca_csv",
-             "user_completion_parquet")  # Axolotl tokenizes their rows here
+# Axolotl tokenizes their rows here: the default chat format (the tokenizer's own template), a
+# named chat template, alpaca, both completion layouts, and a user's alpaca CSV and completion parquet
+TOKENIZED = ("chat", "chat_llama3_oom_wandb", "alpaca", "completion", "completion_text", "user_alpaca_csv",
+             "user_completion_parquet")
 
 VALIDATOR = r'''
 import copy, enum, json, os, sys
@@ -123,6 +125,8 @@ def tokenize(raw, n=3):
     # the dispatch of axolotl.utils.data.wrappers.get_dataset_wrapper for these types
     if isinstance(t, dict):
         strat = load("user_defined", tok, cfg, dict(t))
+    elif t == "chat_template":  # axolotl.prompt_strategies.chat_template, as its loader builds it
+        strat = load("chat_template", tok, cfg, DictDefault(dict(ds)))
     elif t == "alpaca":
         strat = AlpacaPromptTokenizingStrategy(AlpacaPrompter(None), tok, cfg.train_on_inputs, cfg.sequence_len)
     else:
@@ -313,6 +317,7 @@ def test_axolotl_tokenizes_our_rows_as_our_trainer_does(axolotl, shapes, name):
     tok = AutoTokenizer.from_pretrained(shapes[name][4]["base_model"])
     tpl = templates.apply_template(tok, cfg.data.chat_template)
     encoder = data.Encoder(tok, cfg.data, tpl.end_of_turn)
+    assert len(axolotl["tokens"][name]) == 3  # Axolotl tokenized three rows
     for theirs in axolotl["tokens"][name]:
         ours = encoder.encode(theirs["row"])
         ids, labels = ours["input_ids"], ours["labels"]
