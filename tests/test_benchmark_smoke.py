@@ -3,7 +3,9 @@
 The benchmark itself (`python -m benchmarks.run --quick|--full`) is not a timed test; CI only
 checks that its machinery works on a slice of the cached reference table: the table matches the
 benchmark's search space, two contenders replay deterministically over 3 seeds, and the CLI ends
-with the one-line summary in the documented format.
+with the one-line summary in the documented format. One figure is checked too: over 30 replayed
+seeds of the whole table the engine beats random search, and the published ratio (README,
+RESULTS.md: 500 seeds) lies in the 30-seed interval (replay is exact: no flakiness).
 """
 
 from __future__ import annotations
@@ -93,3 +95,18 @@ def test_cli_quick_prints_the_summary_line(small: tuple[replay.Table, Path]) -> 
     ratio_random, ratio_asha, pruned, overhead = (float(x) for x in m.groups())
     assert ratio_random > 0 and ratio_asha > 0 and 0 <= pruned <= 100
     assert math.isnan(overhead)  # --skip-live: no real sweep was run
+
+
+@pytest.mark.slow
+def test_engine_beats_random_search_and_the_published_figure_is_in_its_interval(table: replay.Table) -> None:
+    seeds = list(range(30))
+    random_search = next(c for c in run.BASELINES if c.name == "random")
+    engine = [r.cost_to_hit for r in replay.run_many(run.ENGINE, table, seeds)]
+    rnd = [r.cost_to_hit for r in replay.run_many(random_search, table, seeds)]
+    assert not any(math.isinf(c) for c in engine + rnd)  # every run found a near-best configuration
+    figure = run.ratio(replay.quantile(engine, 0.5), replay.quantile(rnd, 0.5))
+    low, high = run.ratio_ci(engine, rnd)
+    assert low <= figure <= high < 1.0, (figure, low, high)  # less compute than random, 90% interval
+    published = json.loads(run.RESULTS_JSON.read_text())["summaries"]["engine"]
+    assert published["seeds"] == 500
+    assert low <= published["ratio_vs_random"] <= high, (published["ratio_vs_random"], low, high)
