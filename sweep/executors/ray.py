@@ -1,5 +1,8 @@
 """Ray executor: every trial in its own Ray worker process, placed by estimated memory.
 
+Before the study is opened, `preflight` (called by engine.preflight) checks that the cluster
+can run a trial as configured, without starting a local Ray.
+
 Driver loop, top to bottom (`RayExecutor.run`):
 1. join the cluster (`executor.address` / `RAY_ADDRESS`) or start a local Ray;
 2. optionally serve the study's storage over Optuna's gRPC proxy so that workers on other
