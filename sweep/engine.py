@@ -40,6 +40,7 @@ from sweep import (
 )
 from sweep.config import SweepConfig, redact_url
 from sweep.errors import ConfigError, Problem
+from sweep.executors import ray as ray_executor
 from sweep.executors.contract import SweepContext
 from sweep.progress import Progress
 from sweep.search_space import SearchSpace, TrialParams
@@ -66,8 +67,6 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
         raise ConfigError(Problem("executor.address", cfg.executor.address,
                                   "a cluster address needs executor=ray (or auto)"))
     if executor == "ray":
-        from sweep.executors import ray as ray_executor
-
         ray_executor.preflight(cfg)  # CPUs/GPUs per trial, an unreachable address: before any write
     if cfg.sampler.name == "grid":
         space.grid()  # raises for continuous dimensions

@@ -366,7 +366,7 @@ def test_wandb_offline_behaviour_runs_and_a_failed_one_is_reported(tmp_path, mon
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
-    for name in ("WANDB_API_KEY", "NETRC", tracking.AUTO_DIRS_ENV, *tracking.WANDB_DIR_ENVS):
+    for name in ("WANDB_API_KEY", "NETRC", wandb_setup.AUTO_DIRS_ENV, *wandb_setup.WANDB_DIR_ENVS):
         monkeypatch.delenv(name, raising=False)
     real_init = wandb.init
 
@@ -383,7 +383,7 @@ def test_wandb_offline_behaviour_runs_and_a_failed_one_is_reported(tmp_path, mon
     finally:
         wandb.teardown()
     runs = {}
-    for d in tracking.offline_runs(cfg):
+    for d in wandb_setup.offline_runs(cfg):
         (file,) = d.glob("*.wandb")
         recs = list(_wandb_records(file))
         (run,) = [r.run for r in recs if r.WhichOneof("record_type") == "run"]

@@ -62,9 +62,9 @@ def ask(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]]:
     return trial, dict(trial.params)
 
 
-# Test hook "DIR:N": every claim is a round that N sweep processes enter together (each waits
-# until every other live one reached the same round), so processes on "different machines" count
-# and ask at the same moment, as in a real race for the study's last trial.
+# Test hook "DIR:N": every ask (after counting) is a round that N sweep processes enter together
+# (each waits until every other live one reached the same round), so processes on "different
+# machines" count, then ask, at the same moment, as in a real race for the study's last trial.
 CLAIM_BARRIER_ENV = "SWEEP_TEST_CLAIM_BARRIER"
 _claim_rounds = [0]
 
@@ -92,10 +92,10 @@ def _claim_barrier() -> None:
 
 def claim(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]] | None:
     """The next trial to run, or None when the study has (or is running) n_trials."""
-    _claim_barrier()
     with study_lock(ctx.cfg):
         if missing(ctx.study, ctx.cfg.n_trials) <= 0:
             return None
+        _claim_barrier()  # test hook: between counting and asking, where processes race
         trial, params = ask(ctx)
         if not over_budget(ctx.study, trial.number, ctx.cfg.n_trials):
             return trial, params
