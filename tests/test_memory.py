@@ -271,16 +271,24 @@ def test_estimate_tracks_a_measured_cpu_step(checkpointing):
 
 @pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="Linux /proc peak-RSS reset")
 def test_each_trial_measures_its_own_cpu_peak():
-    """Inline trials share a process: a trial's peak must not be an earlier trial's."""
-    import torch
+    """Inline trials share a process: a trial's peak must not be an earlier trial's. Measured in a
+    fresh process: in the suite's process, earlier tests leave freed heap pages that malloc reuses
+    for the 256 MiB block, so deleting it would not lower the resident set in the first place."""
+    import subprocess
+    import sys
 
-    from sweep.train import peak_memory_mb, reset_peak_memory
-
-    cpu = torch.device("cpu")
-    reset_peak_memory(cpu)
-    big = torch.ones(256 * 2**20 // 4)  # an earlier trial's 256 MiB
-    big.add_(1)
-    after_big = peak_memory_mb(cpu)
-    del big
-    reset_peak_memory(cpu)
-    assert peak_memory_mb(cpu) < after_big - 200
+    code = """
+import torch
+from sweep.train import peak_memory_mb, reset_peak_memory
+cpu = torch.device("cpu")
+reset_peak_memory(cpu)
+big = torch.ones(256 * 2**20 // 4)  # an earlier trial's 256 MiB
+big.add_(1)
+after_big = peak_memory_mb(cpu)
+del big
+reset_peak_memory(cpu)
+print(after_big, peak_memory_mb(cpu))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    after_big, after_reset = map(float, out.stdout.split())
+    assert after_reset < after_big - 200
