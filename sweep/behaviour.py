@@ -8,11 +8,14 @@ trains a trial again when its adapter was not kept, has each subject answer the 
 questions greedily (`sweep.generation`), scores the answers (`sweep.scoring`: the rules and
 metrics) and writes the outputs.
 
-Outputs in the study folder: `behaviour.csv` (one row per evaluated subject),
-`behaviour.md` (the course's chat_template table with numbers), `behaviour_generations.jsonl`
-(every answer with its verdicts) and `lm_eval/` (the held-out set as an lm-eval task,
-`sweep.lm_eval_task`). Evaluated trials get user attrs `behaviour_<metric>` (study attributes,
-`record`).
+Outputs in the study folder: `behaviour.csv` (one row per evaluated subject: per chat template
+when `chat_template` is searched -- its best finished trial, else its best pruned trial trained
+again for its full length -- else the top `eval.top_k` trials; plus `base`, with each searched
+template when the template is searched, and `rag`), `behaviour.md` (the course's chat_template
+table with numbers), `behaviour_generations.jsonl` (every answer with its verdicts, question,
+reference and key fact: `scripts/rescore_behaviour.py` scores it again with the current rules)
+and `lm_eval/` (the held-out set as an lm-eval task, `sweep.lm_eval_task`). Evaluated trials
+get user attrs `behaviour_<metric>` (study attributes, `record`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from optuna.trial import TrialState
 
 from sweep import data, lm_eval_task, models, rag, results, templates
 from sweep.backends.peft import from_pretrained_kwargs
@@ -172,12 +177,28 @@ def _template_of(cfg: Any, space: Any, trial: Any) -> str:
 def select_trials(cfg: Any, space: Any, study: Any) -> list[Any]:
     """Trials to evaluate: the best per chat template when it is searched, else the top_k."""
     ranked = results.ranked(study)
-    if any(p.name == "chat_template" for p in space.params):
+    searched = searched_templates(space)
+    if searched:
         best: dict[str, Any] = {}
         for t in ranked:
             best.setdefault(_template_of(cfg, space, t), t)
-        return list(best.values())
+        # A template whose every trial was pruned still gets its row: its best pruned trial (by
+        # its last reported eval loss) is trained again for its full length (_retrain).
+        pruned = [t for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+                  if t.intermediate_values]
+        for t in sorted(pruned, key=lambda t: t.intermediate_values[max(t.intermediate_values)]):
+            best.setdefault(_template_of(cfg, space, t), t)
+        order = {name: i for i, name in enumerate(searched)}
+        return sorted(best.values(), key=lambda t: order.get(_template_of(cfg, space, t), len(order)))
     return ranked[: max(cfg.eval.top_k, 1)]
+
+
+def searched_templates(space: Any) -> list[str]:
+    """The chat templates a space searches (its choices, in order); [] when it does not."""
+    for p in space.params:
+        if p.name == "chat_template":
+            return [str(c) for c in p.choices]
+    return []
 
 
 def _adapter_dir(cfg: Any, trial: Any) -> Path | None:
@@ -235,13 +256,18 @@ def evaluate_after_sweep(cfg: Any, space: Any, study: Any) -> list[Subject]:
                 print(f"behaviour: trial {t.number}'s adapter was not kept (keep_adapters="
                       f"{cfg.keep_adapters}); training it again with its settings", file=sys.stderr)
                 folder = _retrain(cfg, space, t, scratch / str(t.number))
-            subject = Subject(f"trial {t.number}", "adapter", tpl, t.number, t.value, str(folder))
+            name = f"trial {t.number}" + (" (pruned, retrained)" if t.value is None else "")
+            subject = Subject(name, "adapter", tpl, t.number, t.value, str(folder))
             subjects.append(ev.run(subject, str(folder)))
             if folder.is_relative_to(scratch):
                 subject.adapter = None  # retrained in a scratch folder that is removed below
         if cfg.eval.include_base:
             base_tpl = space.fixed.get("chat_template") or cfg.data.chat_template
-            subjects.append(ev.run(Subject("base", "base", base_tpl)))
+            # a searched template: the base model with each of them too (the course's table
+            # compares templates, and a template changes the untrained model's behaviour)
+            for tpl in searched_templates(space) or [base_tpl]:
+                name = "base" if tpl == base_tpl else f"base ({tpl})"
+                subjects.append(ev.run(Subject(name, "base", tpl)))
             rag_subject = _rag(cfg, ev, base_tpl)
             if rag_subject is not None:
                 subjects.append(rag_subject)
@@ -309,8 +335,9 @@ def write_outputs(cfg: Any, subjects: Sequence[Subject]) -> None:
         for g in s.generations:
             v = judge(g)
             lines.append(json.dumps({
-                "subject": s.name, "question": g.example.question, "reference": g.example.reference,
-                "answerable": g.example.answerable, "probe": g.example.probe,
+                "subject": s.name, "kind": s.kind, "chat_template": s.chat_template,
+                "question": g.example.question, "reference": g.example.reference,
+                "answerable": g.example.answerable, "probe": g.example.probe, "keys": list(g.example.keys),
                 "answer": g.text, "raw": g.raw,
                 "new_tokens": g.new_tokens, **asdict(v)}, ensure_ascii=False))
     results.atomic_write(d / "behaviour_generations.jsonl", "\n".join(lines) + "\n")

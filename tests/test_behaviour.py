@@ -371,10 +371,10 @@ def _check_lm_eval_task(cfg) -> None:
 def test_templates_space_gives_one_row_per_template(tmp_path, capsys):
     shipped = search_space.load("templates")
     assert [p.name for p in shipped.params] == ["chat_template"]
-    assert {"tokenizer_default", "chatml", "alpaca", "phi_3"} <= set(shipped.params[0].choices)
+    assert set(shipped.params[0].choices) == set(templates.TEMPLATES)  # every template gets its row
     assert shipped.fixed["max_steps"] > 0
     space = tmp_path / "two.yaml"
-    assert len(shipped.enqueue) == len(shipped.params[0].choices)  # each template trained once
+    assert [e["chat_template"] for e in shipped.enqueue] == list(shipped.params[0].choices)  # each trained once
     space.write_text(yaml.safe_dump({"params": {"chat_template": {"type": "categorical",
                                                                   "choices": ["chatml", "alpaca"]}},
                                      "fixed": {"max_steps": 3, "effective_batch_size": 4,
@@ -382,11 +382,14 @@ def test_templates_space_gives_one_row_per_template(tmp_path, capsys):
                                      "enqueue": [{"chat_template": "chatml"}, {"chat_template": "alpaca"}]}))
     cfg = load_config([f"search_space={space}", "n_trials=2", "study_name=tpl",
                        f"output_dir={tmp_path}", "train.num_threads=1", "keep_adapters=1",
-                       "eval.include_base=false", "eval.max_examples=6", "eval.max_new_tokens=6"])
+                       "eval.rag=false", "eval.max_examples=6", "eval.max_new_tokens=6"])
     summary = engine.run(cfg)
     with (cfg.study_dir / "behaviour.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert sorted(r["chat_template"] for r in rows) == ["alpaca", "chatml"]
+    # each template's adapter AND the base model rendered with each template
+    assert [(r["kind"], r["chat_template"]) for r in rows] == [
+        ("adapter", "chatml"), ("adapter", "alpaca"), ("base", "chatml"), ("base", "alpaca")]
+    assert [r["subject"] for r in rows[2:]] == ["base (chatml)", "base (alpaca)"]
     assert all(r["n"] == "6" for r in rows)
     # keep_adapters=1 deleted the other template's adapter: it was trained again for the eval
     assert "was not kept (keep_adapters=1); training it again" in capsys.readouterr().err
@@ -397,13 +400,37 @@ def test_templates_space_gives_one_row_per_template(tmp_path, capsys):
     lines = (cfg.study_dir / "behaviour_generations.jsonl").read_text().splitlines()
     n_probes = len(probes.load())  # the shipped probes are asked next to the held-out rows
     assert all(r["n_probes"] == str(n_probes) for r in rows)
-    assert len(lines) == 2 * (6 + n_probes)
-    assert {"answer", "raw", "stopped", "hallucinated"} <= set(json.loads(lines[0]))
+    assert len(lines) == 4 * (6 + n_probes)  # 2 adapters + the base model with each of 2 templates
+    assert {"answer", "raw", "stopped", "hallucinated", "keys", "kind", "chat_template"} <= set(json.loads(lines[0]))
     assert {json.loads(line)["probe"] for line in lines} == {None, "privacy", "unanswerable"}
     # and the report shows them: a behaviour table per evaluated model, columns in the best trials
     page = (cfg.study_dir / "report.html").read_text()
     section = page.split("<h2>Behaviour on held-out questions</h2>")[1].split("<h2>")[0]
-    assert section.count("<tr>") == 3  # header + the two templates' adapters
+    assert section.count("<tr>") == 5  # header + the two templates' adapters + the base model with each
     assert "hallucination rate" in section and "stop rate" in section and "chatml" in section
     best = page.split("<h2>Best trials")[1].split("<h2>")[0]
     assert "stop rate" in best and "halluc. rate" in best
+
+
+def test_every_searched_template_keeps_its_row_when_its_trials_were_pruned(tmp_path):
+    """The best finished trial per template; a template with only pruned trials gets its best
+    pruned one (lowest last eval loss), to be trained again; rows in the space's order."""
+    space = search_space.parse({"params": {"chat_template": {
+        "type": "categorical", "choices": ["chatml", "alpaca", "phi_3"]}}})
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}")
+    dist = {"chat_template": optuna.distributions.CategoricalDistribution(["chatml", "alpaca", "phi_3"])}
+
+    def add(tpl, state, value=None, curve=None):
+        study.add_trial(optuna.trial.create_trial(
+            params={"chat_template": tpl}, distributions=dist, state=state, value=value,
+            intermediate_values=curve or {}))
+
+    add("alpaca", optuna.trial.TrialState.PRUNED, curve={2: 3.0, 4: 2.9})  # 0
+    add("chatml", optuna.trial.TrialState.COMPLETE, 1.5, {2: 1.7, 4: 1.5})  # 1
+    add("alpaca", optuna.trial.TrialState.PRUNED, curve={2: 2.5, 4: 2.4})  # 2: the better pruned one
+    add("chatml", optuna.trial.TrialState.COMPLETE, 1.2, {2: 1.4, 4: 1.2})  # 3
+    cfg = load_config(["search_space=templates"])
+    picked = behaviour.select_trials(cfg, space, study)
+    assert [(t.number, t.params["chat_template"]) for t in picked] == [(3, "chatml"), (2, "alpaca")]
+    assert behaviour.searched_templates(space) == ["chatml", "alpaca", "phi_3"]
+    assert behaviour.searched_templates(search_space.load("quick")) == []
