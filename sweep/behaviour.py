@@ -21,6 +21,7 @@ get user attrs `behaviour_<metric>` (study attributes, `record`).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import shutil
@@ -152,6 +153,13 @@ class Evaluator:
         return subject
 
 
+def behaviour_rows(cfg: Any) -> list[Any]:
+    """Every held-out row: `eval.max_examples` picks the behaviour subset (spread over the file,
+    unanswerable questions included), not `data.max_eval_examples`, which cuts the eval-LOSS
+    split to its first rows (a file's unanswerable questions usually come last)."""
+    return data.load_splits(dataclasses.replace(cfg.data, max_eval_examples=None), cfg.seed)[1]
+
+
 def evaluate_adapter(cfg: Any, adapter_dir: str | Path, chat_template: str | None = None,
                      rows: Sequence[Any] | None = None) -> Subject:
     """Behaviour metrics of one saved adapter (a trial's `adapter/` or `best_adapter/`).
@@ -160,7 +168,7 @@ def evaluate_adapter(cfg: Any, adapter_dir: str | Path, chat_template: str | Non
     folder's tokenizer (same end-of-turn strings).
     """
     if rows is None:
-        rows = data.load_splits(cfg.data, cfg.seed)[1]
+        rows = behaviour_rows(cfg)
     subject = Subject(str(adapter_dir), "adapter", chat_template or "tokenizer_default",
                       adapter=str(adapter_dir))
     return Evaluator(cfg, rows).run(subject, str(adapter_dir))
@@ -244,7 +252,7 @@ def evaluate_after_sweep(cfg: Any, space: Any, study: Any) -> list[Subject]:
 
     Returns the evaluated subjects (adapters first, then base and rag).
     """
-    _, eval_rows = data.load_splits(cfg.data, cfg.seed)
+    eval_rows = behaviour_rows(cfg)
     ev = Evaluator(cfg, eval_rows)
     subjects: list[Subject] = []
     scratch = Path(tempfile.mkdtemp(prefix=".behaviour-", dir=cfg.study_dir))

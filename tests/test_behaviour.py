@@ -434,3 +434,12 @@ def test_every_searched_template_keeps_its_row_when_its_trials_were_pruned(tmp_p
     assert [(t.number, t.params["chat_template"]) for t in picked] == [(3, "chatml"), (2, "alpaca")]
     assert behaviour.searched_templates(space) == ["chatml", "alpaca", "phi_3"]
     assert behaviour.searched_templates(search_space.load("quick")) == []
+
+
+def test_behaviour_questions_are_not_cut_by_the_eval_loss_subset():
+    """data.max_eval_examples cuts the eval-LOSS split to its first rows; the behaviour questions
+    come from the whole held-out file (eval.max_examples spreads them, unanswerable ones too)."""
+    cfg = load_config(["data.max_eval_examples=8", "eval.max_examples=24"])
+    rows = behaviour.behaviour_rows(cfg)
+    assert len(rows) == 58
+    assert sum(getattr(r, "data", r).get("answerable") is False for r in rows) == 6
