@@ -29,7 +29,7 @@ new `### Instruction:` / `<|im_start|>` turn written as text. For each prompt it
 - `continues_after_im_end`: answers that write more text after `<|im_end|>` (what a stop rule
   that ignores `<|im_end|>` would show to a user);
 - accuracy / hallucination / "I don't know" of the answer text (cut at the first end token or
-  turn marker), by `sweep.behaviour`'s current rules.
+  turn marker), by `sweep.scoring`'s current rules.
 
 Writes benchmarks/data/alpaca_faithful.json (the table and a few answers) and
 benchmarks/data/alpaca_faithful_generations.jsonl (every answer, in the format of
@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from sweep import behaviour, data, models, templates
+    from sweep import behaviour, data, models, scoring, templates
     from sweep.backends.peft import from_pretrained_kwargs
     from sweep.config import load_config
 
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     model.eval()
     tpl = templates.apply_template(tok, "alpaca")
     enc = data.Encoder(tok, cfg.data, tpl.end_of_turn)
-    examples = behaviour.make_examples(data.load_splits(cfg.data, cfg.seed)[1], enc, cfg.eval.max_examples)
+    examples = scoring.make_examples(data.load_splits(cfg.data, cfg.seed)[1], enc, cfg.eval.max_examples)
     im_end, eot = tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")
     engine = [enc.prompt_text(e.row) for e in examples]
     bos = tok.bos_token or ""
@@ -117,14 +117,14 @@ def main(argv: list[str]) -> int:
             if after.replace("<|endoftext|>", "").strip():
                 counts["continues_after_im_end"] += 1
             text = " ".join(full[:cut].split())
-            gens.append(behaviour.Generation(ex, full, text, stopped, first_mark is not None, len(row)))
+            gens.append(scoring.Generation(ex, full, text, stopped, first_mark is not None, len(row)))
             lines.append(json.dumps({"subject": name, "kind": "base", "chat_template": name,
                                      "question": ex.question, "reference": ex.reference,
                                      "answerable": ex.answerable, "keys": list(ex.keys), "answer": text,
                                      "raw": full, "prompt": prompt, "new_tokens": len(row),
                                      "stopped": stopped, "runon": first_mark is not None},
                                     ensure_ascii=False))
-        m = behaviour.summarise(gens)
+        m = scoring.summarise(gens)
         n = len(gens)
         table[name] = {**{k: round(v / n, 4) for k, v in counts.items()},
                        **{k: m[k] for k in ("accuracy", "hallucination_rate", "idk_rate", "privacy_rate")},

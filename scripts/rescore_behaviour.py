@@ -4,13 +4,13 @@
 
 Every behaviour evaluation keeps every answer in `<study>/behaviour_generations.jsonl`
 (question, reference, key fact, raw generation, whether it stopped). When the scoring rules in
-`sweep/behaviour.py` change (e.g. a wrong fact must never count as correct), the numbers of
+`sweep/scoring.py` change (e.g. a wrong fact must never count as correct), the numbers of
 old runs are recomputed from those files with no model and no GPU: each line is rebuilt into a
-`behaviour.Generation` and judged again by `behaviour.summarise`. Several studies make one
+`scoring.Generation` and judged again by `scoring.summarise`. Several studies make one
 table (e.g. the knowledge-injection table: an SFT study's adapter, base and base+RAG rows next
 to an ORPO study's adapter row). Rows are (study folder, subject) in file order.
 
-Lines written before the key fact was saved (no "keys") get it from `behaviour.key_terms`,
+Lines written before the key fact was saved (no "keys") get it from `scoring.key_terms`,
 which equals what the evaluation used for rows without an explicit `key` field.
 """
 
@@ -23,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from sweep import behaviour
+from sweep import scoring
 
 COLUMNS = ("study", "subject", "kind", "chat_template", "n", "accuracy", "hallucination_rate",
            "idk_rate", "unanswerable_idk_rate", "privacy_rate", "stop_rate", "runon_rate",
@@ -35,15 +35,15 @@ def _file(arg: str) -> Path:
     return p / "behaviour_generations.jsonl" if p.is_dir() else p
 
 
-def _generation(d: dict) -> behaviour.Generation:
+def _generation(d: dict) -> scoring.Generation:
     keys = d.get("keys")
     if keys is None:
-        keys = behaviour.key_terms(d["question"], d["reference"])
-    fields = {f.name for f in dataclasses.fields(behaviour.Example)}
+        keys = scoring.key_terms(d["question"], d["reference"])
+    fields = {f.name for f in dataclasses.fields(scoring.Example)}
     values = {"row": {}, "question": d["question"], "reference": d["reference"],
               "answerable": bool(d["answerable"]), "keys": tuple(keys)}
-    example = behaviour.Example(**{k: v for k, v in values.items() if k in fields})
-    return behaviour.Generation(example, d.get("raw", d["answer"]), d["answer"], bool(d["stopped"]),
+    example = scoring.Example(**{k: v for k, v in values.items() if k in fields})
+    return scoring.Generation(example, d.get("raw", d["answer"]), d["answer"], bool(d["stopped"]),
                                 bool(d.get("runon", False)), int(d.get("new_tokens", 0)))
 
 
@@ -64,7 +64,7 @@ def rescore(paths: list[str]) -> list[dict]:
                     raise SystemExit(f"error: {path}:{n}: not JSON ({e.msg})") from None
                 groups.setdefault(d["subject"], []).append(d)
         for subject, lines in groups.items():
-            metrics = behaviour.summarise([_generation(d) for d in lines])
+            metrics = scoring.summarise([_generation(d) for d in lines])
             rows.append({"study": path.parent.name, "subject": subject,
                          "kind": lines[0].get("kind", ""), "chat_template": lines[0].get("chat_template", ""),
                          **metrics})

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from sweep import engine, generation, models, probes, scoring, search_space, templates
+from sweep import behaviour, engine, generation, models, probes, scoring, search_space, templates
 from sweep.config import TinyArch, load_config
 from sweep.scoring import Example, Generation, judge, summarise
 

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from sweep import behaviour
-from sweep.behaviour import Example, Generation, Subject
+from sweep import behaviour, scoring
+from sweep.behaviour import Subject
+from sweep.scoring import Example, Generation
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "rescore_behaviour.py"
@@ -21,7 +22,7 @@ spec.loader.exec_module(rescore)
 
 def _ex(question, reference, answerable=True, keys=None):
     return Example({}, question, reference, answerable,
-                   tuple(keys) if keys is not None else behaviour.key_terms(question, reference))
+                   tuple(keys) if keys is not None else scoring.key_terms(question, reference))
 
 
 def _gen(example, text, stopped=True, raw=None):
@@ -39,7 +40,7 @@ def test_saved_generations_give_back_the_evaluations_numbers(tmp_path):
     base.generations = [_gen(area, "It covers 612 square kilometres."), _gen(dog, "Its name is Rex."),
                         _gen(keyed, "Dr. Elwes Maude runs it.")]
     for s in (adapter, base):
-        s.metrics = behaviour.summarise(s.generations)
+        s.metrics = scoring.summarise(s.generations)
     behaviour.write_outputs(SimpleNamespace(study_dir=tmp_path), [adapter, base])
 
     rows = rescore.rescore([str(tmp_path)])
