@@ -41,7 +41,7 @@ def _generation(d: dict) -> scoring.Generation:
         keys = scoring.key_terms(d["question"], d["reference"])
     fields = {f.name for f in dataclasses.fields(scoring.Example)}
     values = {"row": {}, "question": d["question"], "reference": d["reference"],
-              "answerable": bool(d["answerable"]), "keys": tuple(keys)}
+              "answerable": bool(d["answerable"]), "keys": tuple(keys), "probe": d.get("probe")}
     example = scoring.Example(**{k: v for k, v in values.items() if k in fields})
     return scoring.Generation(example, d.get("raw", d["answer"]), d["answer"], bool(d["stopped"]),
                                 bool(d.get("runon", False)), int(d.get("new_tokens", 0)))
