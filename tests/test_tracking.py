@@ -400,7 +400,7 @@ def test_wandb_offline_behaviour_runs_and_a_failed_one_is_reported(tmp_path, mon
         assert summ[metric] == pytest.approx(attrs[f"behaviour_{metric}"], nan_ok=True)
     (table_file,) = (d / "files" / "media" / "table").glob("generations_*.table.json")
     table = json.loads(table_file.read_text())
-    assert len(table["data"]) == 4 and "hallucinated" in table["columns"]
+    assert len(table["data"]) == 4 + len(probes.load()) and "hallucinated" in table["columns"]  # + the probes
     assert runs["base-behaviour"][0] == "behaviour"
     # the failure: reported in the outcome, the rest of the sweep's outputs intact
     (problem,) = summary.problems
