@@ -136,8 +136,6 @@ def _convert(model: ModelConfig, gguf_path: Path, sha: str, target: Path) -> Non
             folder, name = str(gguf_path.parent), gguf_path.name
             tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
             net = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
-        except ConfigError:
-            raise
         except Exception as exc:  # truncated / corrupt file: gguf's reader raises many kinds
             raise ConfigError(Problem("model", str(gguf_path), f"cannot read this GGUF file "
                                       f"({type(exc).__name__}: {str(exc)[:80]}); reinstall it: "
