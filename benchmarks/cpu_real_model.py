@@ -2,6 +2,8 @@
 
     python -m benchmarks.cpu_real_model            # ~10-15 min on an idle 2-core machine
     python -m benchmarks.cpu_real_model --steps 4  # shorter
+    python -m benchmarks.cpu_real_model --bf16-steps 2  # bf16 short where the CPU emulates it
+    python -m benchmarks.cpu_real_model --only hf,memory  # ours (float32, 1 thread) vs HF, memory
 
 Each measurement runs in its own process (clean thread settings and peak memory), through the
 project's own trial code (`sweep.trial.run_trial`, the sample chat data, LoRA r=16 on all linear
@@ -11,7 +13,8 @@ layers, effective batch 8):
 2. two trials at once, one thread each (what `executor=ray` with `executor.cpus_per_trial=1`
    does), against the same two trials one after the other with the faster single setting;
 3. HF Trainer + PEFT on the same model, data, batch and dtype: tokens/s against ours;
-4. the memory planner's estimate against the measured peak resident memory.
+4. the memory planner's estimate against the measured peak resident memory (libraries and all),
+   and against one training step's live tensor bytes (`sweep.memory.LiveTensorPeak`).
 
 Writes benchmarks/data/cpu_real_model.json and prints a table. Wall times depend on what else
 the machine runs: the JSON records the load average before and after.
@@ -139,6 +142,39 @@ def one_estimate(dtype: str, micro: int) -> dict[str, Any]:
             "rss_before_training_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
+def one_live(dtype: str, micro: int) -> dict[str, Any]:
+    """One training step at the planner's shape (the `micro` longest examples), its live tensor
+    bytes counted by `sweep.memory.LiveTensorPeak` (weights loaded before, as on a GPU where the
+    estimate's other parts sit on top of them), against the estimate without its weights."""
+    import torch
+
+    from sweep import backends, data, memory, models, templates
+    from sweep.config import load_config
+    from sweep.train import NullReporter, Trainer, TrainSpec
+    from sweep.trial import lora_settings
+
+    torch.set_num_threads(2)
+    cfg = load_config([*BASE, f"model.dtype={dtype}", f"train.micro_batch_size={micro}"])
+    params = _params(1)
+    model, tok = backends.get("peft").load(models.resolve(cfg.model), cfg.model, lora_settings(cfg, params),
+                                           False, cfg.data.max_seq_len)
+    tpl = templates.apply_template(tok, cfg.data.chat_template)
+    train_rows, _ = data.load_splits(cfg.data, cfg.seed)
+    rows = data.encode_rows(data.Encoder(tok, cfg.data, tpl.end_of_turn), train_rows, "data.path")
+    rows = sorted(rows, key=lambda e: len(e["input_ids"]))[-micro:]
+    spec = TrainSpec(learning_rate=1e-3, weight_decay=0.0, warmup_ratio=0.0, lr_scheduler="constant",
+                     optimizer="adamw_torch", max_grad_norm=1.0, effective_batch_size=micro,
+                     micro_batch_size=micro, total_steps=1, eval_every=10, seed=0)
+    trainer = Trainer(model, rows, rows[:1], spec, tok.pad_token_id, NullReporter(), torch.device("cpu"))
+    with memory.LiveTensorPeak() as live:
+        trainer.fit()
+    planner = memory.Planner(cfg, gpu_memory_mb=None, seq_len=max(len(e["input_ids"]) for e in rows))
+    est = memory.estimate(planner.dims, planner.shape(params, micro))
+    return {"live_peak_mb": round(live.peak / 2**20, 1), "estimate_without_weights_mb":
+            round(est.peak_mb - est.weights_mb, 1), "estimate_parts_mb": est.as_dict(),
+            "seq_len": max(len(e["input_ids"]) for e in rows)}
+
+
 def _child(kind: str, **kw: Any) -> dict[str, Any]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     t = time.perf_counter()
@@ -155,11 +191,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--micro", type=int, default=8)
+    ap.add_argument("--bf16-steps", type=int, default=None,
+                    help="steps for the bfloat16 runs (default --steps; emulated bf16 is ~6x slower on AVX2-only CPUs)")
+    ap.add_argument("--only", default="dtype,parallel,hf,memory",
+                    help="comma-separated parts: dtype (dtype x threads), parallel, hf, memory")
+    ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    parts = set(a.only.split(","))
     if a.child:
         kind, kw = a.child[0], json.loads(a.child[1])
-        fn = {"ours": one_ours, "hf": one_hf, "estimate": one_estimate}[kind]
+        fn = {"ours": one_ours, "hf": one_hf, "estimate": one_estimate, "live": one_live}[kind]
         print(json.dumps(fn(**kw)))
         return 0
     from sweep import models
@@ -167,15 +209,32 @@ def main(argv: list[str] | None = None) -> int:
 
     models.resolve(load_config(BASE).model)  # convert once, outside the timings
     rec: dict[str, Any] = {"machine": f"{os.cpu_count()} CPUs", "load_before": os.getloadavg(),
-                           "steps": a.steps, "micro_batch": a.micro, "effective_batch": 8, "runs": {}}
-    for dtype in ("float32", "bfloat16"):
-        for threads in (1, 2):
-            r = _child("ours", dtype=dtype, threads=threads, steps=a.steps, micro=a.micro)
-            rec["runs"][f"ours {dtype} {threads}t"] = r
-            print(f"ours {dtype:8s} {threads} thread(s): {r['s_per_step']:.2f} s/step, {r['tokens_per_s']:.0f} tok/s, "
-                  f"eval {r['eval_time_s']:.1f} s, peak {r['peak_memory_mb']:.0f} MB, wall {r['process_wall_s']:.1f} s",
-                  flush=True)
-    best_dtype = min(("float32", "bfloat16"), key=lambda d: min(rec["runs"][f"ours {d} {t}t"]["s_per_step"] for t in (1, 2)))
+                           "parts": sorted(parts), "steps": a.steps, "bf16_steps": a.bf16_steps or a.steps,
+                           "micro_batch": a.micro, "effective_batch": 8, "runs": {}}
+    grid = [(d, t) for d in ("float32", "bfloat16") for t in (1, 2)] if "dtype" in parts else [("float32", 1)]
+    for dtype, threads in grid:
+        steps = a.bf16_steps if dtype == "bfloat16" and a.bf16_steps else a.steps
+        r = _child("ours", dtype=dtype, threads=threads, steps=steps, micro=a.micro)
+        rec["runs"][f"ours {dtype} {threads}t"] = r
+        print(f"ours {dtype:8s} {threads} thread(s): {r['s_per_step']:.2f} s/step, {r['tokens_per_s']:.0f} tok/s, "
+              f"eval {r['eval_time_s']:.1f} s, peak {r['peak_memory_mb']:.0f} MB, wall {r['process_wall_s']:.1f} s",
+              flush=True)
+    done = {k.split()[1] for k in rec["runs"]}
+    best_dtype = min(done, key=lambda d: min(r["s_per_step"] for k, r in rec["runs"].items() if k.split()[1] == d))
+    if "parallel" in parts:
+        _parallel(rec, best_dtype, a)
+    if "hf" in parts:
+        _hf(rec, best_dtype, a)
+    if "memory" in parts:
+        _memory(rec, a, [d for d in ("float32", "bfloat16") if d in done])
+    rec["load_after"] = os.getloadavg()
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(rec, indent=1) + "\n")
+    print(f"wrote {a.out}")
+    return 0
+
+
+def _parallel(rec: dict[str, Any], best_dtype: str, a: argparse.Namespace) -> None:
     # two trials at once, one thread each, against one after the other with 2 threads
     import concurrent.futures as cf
 
@@ -193,16 +252,23 @@ def main(argv: list[str] | None = None) -> int:
                        "one_after_other_s_per_step": [r["s_per_step"] for r in serial_runs]}
     print(f"two trials ({best_dtype}): at once with 1 thread each {parallel:.1f} s wall; "
           f"one after the other with 2 threads {serial:.1f} s", flush=True)
+
+
+def _hf(rec: dict[str, Any], best_dtype: str, a: argparse.Namespace) -> None:
     hf = _child("hf", dtype=best_dtype, threads=1, steps=a.steps, micro=a.micro)
     ours = rec["runs"][f"ours {best_dtype} 1t"]
     rec["hf_trainer"] = {**hf, "dtype": best_dtype, "threads": 1,
                          "ours_over_hf_tokens_per_s": round(ours["tokens_per_s"] / hf["tokens_per_s"], 3)}
     print(f"HF Trainer + PEFT ({best_dtype}, 1 thread): {hf['tokens_per_s']:.0f} tok/s; ours/HF = "
           f"{rec['hf_trainer']['ours_over_hf_tokens_per_s']:.2f}", flush=True)
-    for dtype in ("float32", "bfloat16"):
+
+
+def _memory(rec: dict[str, Any], a: argparse.Namespace, dtypes: list[str]) -> None:
+    for dtype in dtypes:
         est = _child("estimate", dtype=dtype, micro=a.micro)
+        live = _child("live", dtype=dtype, micro=a.micro) if dtype == "float32" else {}
         measured = rec["runs"][f"ours {dtype} 1t"]["peak_memory_mb"]
-        rec[f"memory {dtype}"] = {**est, "measured_peak_rss_mb": measured,
+        rec[f"memory {dtype}"] = {**est, **live, "measured_peak_rss_mb": measured,
                                   "estimate_over_measured": round(est["estimate_mb"] / measured, 2),
                                   "before_over_measured": round(est["estimate_mb_at_max_seq_len"] / measured, 2)}
         print(f"memory {dtype}: estimate {est['estimate_mb']:.0f} MB at the longest example "
@@ -210,11 +276,10 @@ def main(argv: list[str] | None = None) -> int:
               f"max_seq_len {est['max_seq_len']}), measured peak RSS {measured:.0f} MB "
               f"({est['estimate_mb'] / measured:.2f}x; before {est['estimate_mb_at_max_seq_len'] / measured:.2f}x)",
               flush=True)
-    rec["load_after"] = os.getloadavg()
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(rec, indent=1) + "\n")
-    print(f"wrote {OUT}")
-    return 0
+        if live:
+            print(f"memory {dtype}, one step's live tensors (weights excluded): estimate "
+                  f"{live['estimate_without_weights_mb']:.0f} MB, measured {live['live_peak_mb']:.0f} MB "
+                  f"({live['estimate_without_weights_mb'] / live['live_peak_mb']:.2f}x)", flush=True)
 
 
 if __name__ == "__main__":

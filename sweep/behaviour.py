@@ -47,7 +47,7 @@ from sweep.scoring import (
     probe_examples,
     summarise,
 )
-from sweep.train import NullReporter
+from sweep.train import NullReporter, eval_loss
 from sweep.trial import run_trial
 
 
@@ -109,6 +109,13 @@ class Evaluator:
             tok.pad_token = tok.eos_token
         return tok
 
+    def eval_loss(self, model: Any, tok: Any, encoder: Any) -> float:
+        """The model's eval loss on the rows the trials report on (same split, same cap)."""
+        _, eval_rows = data.load_splits(self.cfg.data, self.cfg.seed)
+        examples = data.encode_rows(encoder, eval_rows, "data.eval_path")
+        batch = self.cfg.train.eval_batch_size or self.cfg.train.micro_batch_size
+        return round(eval_loss(model, examples, tok.pad_token_id, batch), 6)
+
     def _encoder(self, tok: Any, template: templates.ChatTemplate) -> Any:
         return data.Encoder(tok, self.cfg.data, template.end_of_turn)
 
@@ -148,6 +155,8 @@ class Evaluator:
                 self._base = model.unload()  # the base weights without the LoRA layers
         subject.generations = gens
         subject.metrics = summarise(gens)
+        if subject.kind == "base" and subject.eval_loss is None:
+            subject.eval_loss = self.eval_loss(model, tok, encoder)
         if hits:
             subject.metrics["retrieval_hit_rate"] = round(sum(hits) / len(hits), 4)
         return subject
@@ -412,7 +421,8 @@ def _print(subjects: Sequence[Subject]) -> None:
     cols = ("stop_rate", "runon_rate", "accuracy", "hallucination_rate", "privacy_refusal_rate",
             "probe_idk_rate")
     print("\nbehaviour (greedy answers on the held-out questions):", file=sys.stderr)
-    print("  " + "  ".join(["subject".ljust(12), "template".ljust(17), *cols]), file=sys.stderr)
+    print("  " + "  ".join(["subject".ljust(12), "template".ljust(17), "eval_loss", *cols]), file=sys.stderr)
     for s in subjects:
+        loss = "" if s.eval_loss is None else f"{s.eval_loss:.4f}"
         vals = [_pct(s.metrics.get(c)).rjust(len(c)) for c in cols]
-        print("  " + "  ".join([s.name.ljust(12), s.chat_template.ljust(17), *vals]), file=sys.stderr)
+        print("  " + "  ".join([s.name.ljust(12), s.chat_template.ljust(17), loss.rjust(9), *vals]), file=sys.stderr)

@@ -13,7 +13,9 @@ check against `torch.cuda.max_memory_allocated`:
     activations   what the layers keep for backward (all layers, or only each layer's input
                   plus one recomputed layer with gradient checkpointing)
     logits        micro x seq x vocab logits, their fp32 copy, log-softmax and gradients:
-                  with a 128k vocabulary this is the largest part at long sequences
+                  with a 128k vocabulary this is the largest part at long sequences (the
+                  trainer runs the head from the first answer token only, so this is the
+                  bound for data whose answers start at the first token)
 
 `Planner` turns the estimate into placement decisions for one sweep: the largest micro batch,
 up to the one asked for, that fits the GPU (the trial's memory cap; OOM fallback still guards
@@ -23,7 +25,9 @@ capped and trials are placed by CPUs only.
 
 The numbers are deliberately simple (element counts per token and layer for a Llama-style
 block with SDPA attention, which keeps no seq x seq scores); `scripts/gpu_check.py` compares
-them with measured peaks on a real GPU.
+them with measured peaks on a real GPU; `LiveTensorPeak` counts live tensor bytes on a CPU
+(the stand-in for CUDA's allocator statistics that tests/test_memory.py and
+`python -m benchmarks.cpu_real_model` compare the estimate with).
 """
 
 from __future__ import annotations
@@ -373,7 +377,48 @@ class Planner:
         return self.plan(params).micro_batch_cap
 
 
+class LiveTensorPeak:
+    """Peak bytes of tensors created inside the block (a CPU stand-in for CUDA's allocator
+    stats): every op output's storage counts from its creation until it is freed."""
+
+    def __enter__(self):
+        import weakref
+
+        import torch
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils._pytree import tree_flatten
+
+        tracker = self
+        self.live = self.peak = 0
+        seen: dict[int, int] = {}
+
+        def free(key: int, n: int) -> None:
+            tracker.live -= n
+            seen.pop(key, None)
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                for t in tree_flatten(out)[0]:
+                    if isinstance(t, torch.Tensor):
+                        st = t.untyped_storage()
+                        key = st.data_ptr()
+                        if key and key not in seen:
+                            seen[key] = st.nbytes()
+                            tracker.live += seen[key]
+                            tracker.peak = max(tracker.peak, tracker.live)
+                            weakref.finalize(st, free, key, seen[key])
+                return out
+
+        self.mode = Mode()
+        self.mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.mode.__exit__(*exc)
+
+
 __all__ = [
-    "ALL_LINEAR", "MemoryEstimate", "ModelDims", "Placement", "Planner", "TrainShape",
+    "ALL_LINEAR", "LiveTensorPeak", "MemoryEstimate", "ModelDims", "Placement", "Planner", "TrainShape",
     "choose_micro_batch", "estimate", "gpu_fraction", "lora_param_count", "visible_gpu_memory_mb",
 ]

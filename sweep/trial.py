@@ -91,7 +91,8 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
         max_grad_norm=params.max_grad_norm, effective_batch_size=params.effective_batch_size,
         micro_batch_size=micro, total_steps=steps, eval_every=cfg.train.eval_every, seed=cfg.seed,
         objective=cfg.objective, orpo_lambda=params.orpo_lambda,
-        divergence_factor=cfg.train.divergence_factor, eval_batch_size=cfg.train.eval_batch_size)
+        divergence_factor=cfg.train.divergence_factor, eval_batch_size=cfg.train.eval_batch_size,
+        answer_logits_only=backend_name != "unsloth")  # Unsloth patches the forward: leave it whole
     trainer = Trainer(model, train_ds, eval_ds, spec, tokenizer.pad_token_id, reporter, device)
     try:
         result = trainer.fit()

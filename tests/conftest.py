@@ -1,4 +1,11 @@
-"""Test environment: offline, hermetic caches, one torch thread, no W&B/HF network."""
+"""Test environment: offline, hermetic caches, one torch thread, no W&B/HF network.
+
+The shipped default model is the real SmolLM2-135M-Instruct (minutes per sweep on a CPU). Tests
+run on the tiny local models instead: every config composed in a test (in this process, through
+`hydra.compose`, and in the sweep subprocesses `run_cli` starts) gets `model=tiny_llama` unless
+it names a model itself. A test marked `shipped_default` composes the real defaults
+(tests/test_config.py checks them).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,15 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("SWEEP_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".cache" / "test"))
 
 REPO = Path(__file__).resolve().parent.parent
+TEST_MODEL = "model=tiny_llama"
+
+
+def with_test_model(overrides) -> list[str]:
+    """`overrides` with `model=tiny_llama` first, unless they choose a model themselves."""
+    overrides = list(overrides)
+    if any(o.lstrip("+~").startswith("model=") for o in overrides):
+        return overrides
+    return [TEST_MODEL, *overrides]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -42,6 +58,23 @@ def _one_thread():
     quiet_libraries()
 
 
+@pytest.fixture(autouse=True)
+def _tiny_model_by_default(request, monkeypatch):
+    """Compose every config of a test with the tiny model unless it names one (see the docstring)."""
+    if request.node.get_closest_marker("shipped_default"):
+        return
+    import hydra
+
+    real = hydra.compose
+
+    def compose(config_name=None, overrides=None, **kw):
+        if config_name == "config":
+            overrides = with_test_model(overrides or [])
+        return real(config_name=config_name, overrides=overrides, **kw)
+
+    monkeypatch.setattr(hydra, "compose", compose)
+
+
 def tiny_overrides(tmp_path: Path, *extra: str) -> list[str]:
     """A fast sweep: quick space, 2 trials, no behaviour eval, one thread."""
     return ["search_space=quick", "n_trials=2", f"output_dir={tmp_path}", "study_name=t",
@@ -54,5 +87,7 @@ def run_cli(module: str, args: list[str], cwd: Path | None = None, env: dict | N
     import subprocess
 
     e = {**os.environ, **(env or {})}
+    if module == "sweep" and "--help" not in args:
+        args = with_test_model(args)
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or REPO, env=e,
                           capture_output=True, text=True, timeout=600)

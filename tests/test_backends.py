@@ -25,6 +25,7 @@ from sweep.backends.peft import LoraSettings, peft_config
 from sweep.backends.unsloth import UnslothBackend, unsloth_load_kwargs, unsloth_peft_kwargs
 from sweep.config import ModelConfig
 from sweep.errors import ConfigError
+from tests.conftest import TEST_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 LORA = LoraSettings(r=16, alpha=32.0, dropout=0.05,
@@ -80,7 +81,7 @@ def test_cli_refuses_unsloth_without_gpu_before_writing_anything(tmp_path):
     out = tmp_path / "out"
     # CUDA_VISIBLE_DEVICES="" hides any GPU, so the refusal is the same on every machine.
     proc = subprocess.run(
-        [sys.executable, "-m", "sweep", "backend=unsloth", f"output_dir={out}", "study_name=refused",
+        [sys.executable, "-m", "sweep", TEST_MODEL, "backend=unsloth", f"output_dir={out}", "study_name=refused",
          "n_trials=1", "search_space=quick"],
         cwd=tmp_path, env=_env(tmp_path, CUDA_VISIBLE_DEVICES=""), capture_output=True, text=True,
         timeout=120)
@@ -359,7 +360,7 @@ def test_real_unsloth_trial(tmp_path):
     out = tmp_path / "out"
     # head_dim 64 (hidden 256 / 4 heads): the tiny preset's head_dim 16 is below what kernels expect
     proc = subprocess.run(
-        [sys.executable, "-m", "sweep", "backend=unsloth", "executor=inline", "search_space=quick",
+        [sys.executable, "-m", "sweep", TEST_MODEL, "backend=unsloth", "executor=inline", "search_space=quick",
          "n_trials=1", "+fixed.max_steps=6", "train.eval_every=3", "eval.behaviour=false",
          f"output_dir={out}", "study_name=gpu", "model.tiny.hidden_size=256",
          "model.tiny.intermediate_size=688", "+data.max_train_examples=64", "+data.max_eval_examples=16"],

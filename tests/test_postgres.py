@@ -22,7 +22,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sweep.executors.contract import CLAIM_BARRIER_ENV
-from tests.conftest import REPO
+from tests.conftest import REPO, with_test_model
 
 pytest.importorskip("psycopg2", reason="psycopg2-binary (the test extra) talks to PostgreSQL")
 
@@ -77,8 +77,8 @@ def test_two_machines_on_one_postgresql_study_run_exactly_n_trials(postgres_url,
     for machine in ("a", "b"):
         logs.append(tmp_path / f"{machine}.log")
         with open(logs[-1], "w") as err:
-            procs.append(subprocess.Popen([sys.executable, "-m", "sweep", *args, f"output_dir={tmp_path / machine}"],
-                                          cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err))
+            cmd = [sys.executable, "-m", "sweep", *with_test_model(args), f"output_dir={tmp_path / machine}"]
+            procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err))
     for p in procs:
         p.wait(timeout=500)
     errs = [log.read_text() for log in logs]

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 
 from sweep import engine, search_space
 from sweep.config import load_config
-from tests.conftest import REPO, run_cli, tiny_overrides
+from tests.conftest import REPO, run_cli, tiny_overrides, with_test_model
 
 
 def _args(tmp_path, *extra):
@@ -54,7 +54,7 @@ def test_kill_9_mid_trial_then_rerun_loses_no_finished_trial(tmp_path, executor)
                  "executor.num_cpus=1")
     log = tmp_path / "driver.log"
     with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=REPO, stderr=err,
+        proc = subprocess.Popen([sys.executable, "-m", "sweep", *with_test_model(args)], cwd=REPO, stderr=err,
                                 stdout=subprocess.DEVNULL, text=True)
     # wait (on the study itself, not on log lines) until trial 0 finished and trial 1 has
     # reported at least two evals, i.e. is mid-training
@@ -91,7 +91,7 @@ def test_two_processes_share_one_study_without_duplicates(tmp_path):
     # trials long enough (and never pruned) that the two processes overlap even on a loaded machine
     args = _args(tmp_path, "n_trials=4", "+fixed.max_steps=20", "pruner=none")
     env = {**os.environ}
-    procs = [subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=REPO, env=env,
+    procs = [subprocess.Popen([sys.executable, "-m", "sweep", *with_test_model(args)], cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     errs = [p.communicate(timeout=400)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errs
@@ -453,7 +453,7 @@ def test_a_trial_of_another_host_is_failed_by_the_heartbeat_and_retried(tmp_path
     db = tmp_path / "r" / "study.db"
     log = tmp_path / "driver.log"
     with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=REPO, stderr=err,
+        proc = subprocess.Popen([sys.executable, "-m", "sweep", *with_test_model(args)], cwd=REPO, stderr=err,
                                 stdout=subprocess.DEVNULL, text=True)
     try:
         deadline = time.time() + 300

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, with_test_model
 
 SECRETS = {"WANDB_API_KEY": "0123456789abcdef0123456789abcdef5ecret42",  # 40 characters, as W&B's
            "HF_TOKEN": "hf_sEcReTtOkEn0123456789abcdefXYZ"}
@@ -46,7 +46,7 @@ def test_no_token_reaches_wandb_files_ray_logs_or_any_output(tmp_path, executor)
         args = ["search_space=quick", "n_trials=2", f"output_dir={tmp_path / 'out'}", "study_name=s",
                 "eval.behaviour=false", "train.num_threads=1", "+fixed.max_steps=4", "train.eval_every=2",
                 "tracker=wandb", f"executor={executor}", "executor.num_cpus=2"]
-        res = subprocess.run([sys.executable, "-m", "sweep", *args], cwd=REPO, env=env, capture_output=True,
+        res = subprocess.run([sys.executable, "-m", "sweep", *with_test_model(args)], cwd=REPO, env=env, capture_output=True,
                              text=True, timeout=600)
         assert res.returncode == 0, res.stderr[-3000:]
         # the places under test were really written

@@ -39,7 +39,7 @@ from sweep.config import CONF_DIR
 from sweep.errors import ConfigError, Problem, Problems
 
 ROADMAP = "docs/ROADMAP.md"
-DEFAULT_MODEL = "tiny_llama"  # conf/config.yaml's default: offline, CPU
+DEFAULT_MODEL = "tiny_llama"  # without model=: a plan that runs offline in seconds on a CPU (the sweep's own default, smollm2, brings its CPU demo budget)
 ASSUMED_GPU_GB = 24.0  # when a real model is named without gpu_memory_gb
 ASSUMED_PARAMS_B = 7.0  # a preset whose size cannot be read from its name
 ASSUMED_EXAMPLES = 1000

@@ -139,6 +139,34 @@ def collate(examples: list[dict[str, list[int]]], pad_id: int, prefix: str = "")
     return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
 
 
+def answer_logits(model, b: dict[str, torch.Tensor], answers_only: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and the labels they are scored against (`nll_sum` shifts them by one).
+
+    With `answers_only`, the LM head runs only from the position before the micro batch's first
+    labelled token to the end (`logits_to_keep`): prompts are never scored, and the head
+    (vocabulary x hidden: a fifth of SmolLM2's compute per token) was most of the waste. The
+    loss is the same sum over the same tokens.
+    """
+    labels = b["labels"]
+    kw: dict[str, int] = {}
+    if answers_only:
+        cols = (labels != IGNORE).any(0).nonzero()
+        keep = labels.size(1) - int(cols[0]) + 1 if len(cols) else labels.size(1)
+        if keep < labels.size(1):
+            kw["logits_to_keep"] = keep
+            labels = labels[:, -keep:]
+    return model(input_ids=b["input_ids"], attention_mask=b["attention_mask"], **kw).logits, labels
+
+
+def supports_logits_to_keep(model) -> bool:
+    """Whether the causal LM under the adapter takes `logits_to_keep` (transformers' own models)."""
+    import inspect
+
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    forward = getattr(type(inner), "forward", None)
+    return forward is not None and "logits_to_keep" in inspect.signature(forward).parameters
+
+
 @dataclass
 class TrainSpec:
     """What the loop needs from the sampled settings (derived by trial.py)."""
@@ -158,6 +186,21 @@ class TrainSpec:
     orpo_lambda: float = 0.1
     divergence_factor: float = 3.0
     eval_batch_size: int | None = None  # None: the micro batch
+    answer_logits_only: bool = True  # the LM head only where a labelled token is predicted
+
+
+@torch.no_grad()
+def eval_loss(model, eval_data: list[dict], pad_id: int, batch_size: int = 8) -> float:
+    """Mean NLL per answer token of `model` on encoded eval examples: what a trial reports as
+    its eval loss (`Trainer.evaluate`), for a model that is not being trained (the base model)."""
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for start in range(0, len(eval_data), max(batch_size, 1)):
+        b = {k: v.to(device) for k, v in collate(eval_data[start: start + batch_size], pad_id).items()}
+        nll, n = nll_sum(*answer_logits(model, b, supports_logits_to_keep(model)))
+        total += float(nll)
+        count += int(n)
+    return total / max(count, 1)
 
 
 class Trainer:
@@ -171,6 +214,7 @@ class Trainer:
         self.reporter = reporter
         self.device = device
         self.micro = spec.micro_batch_size
+        self.answers_only = spec.answer_logits_only and supports_logits_to_keep(model)
         self.eval_batch = spec.eval_batch_size or spec.micro_batch_size  # halves on OOM in eval
         # running totals, so a pruned or failed trial still records what it ran
         self.step = 0
@@ -306,8 +350,8 @@ class Trainer:
                 in_graph = loss
             else:
                 b = self._to_device(collate(chunk, self.pad_id))
-                logits = self.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
-                nll, _ = nll_sum(logits, b["labels"])
+                logits, labels = answer_logits(self.model, b, self.answers_only)
+                nll, _ = nll_sum(logits, labels)
                 loss = nll / n_tokens
                 in_graph = logits
             if self._fault("backward", self.micro):
@@ -368,11 +412,11 @@ class Trainer:
                     if self._fault("eval", size):
                         raise torch.OutOfMemoryError(self._fault_text() + " (eval)")
                     b = self._to_device(collate(self.eval_data[start: start + size], self.pad_id))
-                    logits = self.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
-                    nll, n = nll_sum(logits, b["labels"])
+                    logits, labels = answer_logits(self.model, b, self.answers_only)
+                    nll, n = nll_sum(logits, labels)
                     total += float(nll)
                     count += int(n)
-                    del b, logits, nll  # the next chunk gets this chunk's memory
+                    del b, logits, labels, nll  # the next chunk gets this chunk's memory
                 except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
                     if not is_oom(exc):
                         raise
