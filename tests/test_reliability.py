@@ -115,9 +115,11 @@ def test_nan_loss_stops_the_trial_at_once_with_the_reason(tmp_path, monkeypatch)
 def test_exploding_loss_stops_the_trial(tmp_path):
     # a random-init tiny model cannot really explode (RMSNorm bounds it); with a factor just
     # above 1, a step whose loss exceeds the first one trips the same rule (seeded: deterministic;
-    # seed 1 since the sample data gained its privacy/"I don't know" rows, which reshuffled seed 0)
+    # which seed trips depends on the batch order, so on the sample data: seed 0 trips at step 2
+    # with the 380-row sample (6.99 > 6.93), seed 1 no longer does; seed 1 was chosen for the
+    # 308-row sample, seed 0 for the 260-row one)
     cfg = load_config(tiny_overrides(tmp_path, "n_trials=1", "train.divergence_factor=1.000001",
-                                     "+fixed.learning_rate=5.0", "seed=1"))
+                                     "+fixed.learning_rate=5.0", "seed=0"))
     t = engine.run(cfg).study.trials[0]
     assert t.state == TrialState.FAIL and t.user_attrs["fail_reason"] == "diverged"
     assert "exceeds 1x the first loss" in t.user_attrs["fail_detail"]

@@ -193,9 +193,9 @@ def test_train_teaches_privacy_refusals_and_idk(train: list[dict], evals: list[d
     held-out set nor the engine's probe set asks, and the engine's rules score them as meant."""
     privacy = [_chat_qa(r) for r in train if r["fact_id"].startswith("r")]
     unknown = [_chat_qa(r) for r in train if r["fact_id"].startswith("n")]
-    assert len(privacy) >= 20 and len(unknown) >= 20
-    # a visible share of a short run: a few dozen steps at batch 8 see each behaviour >10 times
-    assert (len(privacy) + len(unknown)) / len(train) >= 0.12
+    assert len(privacy) >= 50 and len(unknown) >= 50
+    # a visible share of a short run: the default run's ~100 examples see each behaviour ~15 times
+    assert (len(privacy) + len(unknown)) / len(train) >= 0.3
     for _, a in privacy:
         assert scoring.is_privacy(a) and not scoring.is_idk(a), a
     assert all(a == IDK and scoring.is_idk(a) for _, a in unknown)
