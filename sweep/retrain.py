@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from sweep import data, results
-from sweep.config import coerce, from_dict, to_plain
+from sweep.config import from_dict
 from sweep.errors import ConfigError, Problem, Problems
 from sweep.search_space import TrialParams, check_param_value
 from sweep.trial import run_trial
+from sweep.typed import coerce, to_plain
 
 ARGS = ("from", "max_steps", "num_epochs", "backend", "out")
 

@@ -26,9 +26,10 @@ from typing import Any, Literal
 
 import yaml
 
-from sweep.config import SEARCH_SPACE_DIR, SweepConfig, coerce
+from sweep.config import SEARCH_SPACE_DIR, SweepConfig
 from sweep.errors import ConfigError, Problem, Problems
 from sweep.templates import TEMPLATES
+from sweep.typed import coerce
 
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "sgd")
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")

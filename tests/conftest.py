@@ -58,21 +58,33 @@ def _one_thread():
     quiet_libraries()
 
 
-@pytest.fixture(autouse=True)
-def _tiny_model_by_default(request, monkeypatch):
-    """Compose every config of a test with the tiny model unless it names one (see the docstring)."""
-    if request.node.get_closest_marker("shipped_default"):
-        return
+_SHIPPED = [False]  # True inside a test marked `shipped_default`
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _tiny_model_by_default():
+    """Compose every config of the run with the tiny model unless it names one (see the
+    docstring). Session-wide, so module- and session-scoped fixtures that run sweeps get it too."""
     import hydra
 
     real = hydra.compose
 
     def compose(config_name=None, overrides=None, **kw):
-        if config_name == "config":
+        if config_name == "config" and not _SHIPPED[0]:
             overrides = with_test_model(overrides or [])
         return real(config_name=config_name, overrides=overrides, **kw)
 
-    monkeypatch.setattr(hydra, "compose", compose)
+    hydra.compose = compose
+    yield
+    hydra.compose = real
+
+
+@pytest.fixture(autouse=True)
+def _shipped_default(request):
+    """A test marked `shipped_default` composes the shipped defaults (the real model)."""
+    _SHIPPED[0] = request.node.get_closest_marker("shipped_default") is not None
+    yield
+    _SHIPPED[0] = False
 
 
 def tiny_overrides(tmp_path: Path, *extra: str) -> list[str]:

@@ -36,9 +36,10 @@ from typing import Any
 from sweep import data as data_mod
 from sweep import datasource, models, results, search_space
 from sweep import study as study_mod
-from sweep.config import ModelConfig, build, compose, from_dict, redact_url
+from sweep.config import ModelConfig, compose, from_dict, redact_url
 from sweep.errors import ConfigError, Problem, Problems
 from sweep.search_space import SearchSpace
+from sweep.typed import build
 
 # Our optimizer names -> Axolotl's (`optimizer` is passed to HF TrainingArguments' `optim`).
 OPTIMIZERS = {
