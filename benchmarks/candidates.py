@@ -83,3 +83,70 @@ def percentile(cfg: Any, space: Any, percentile: float = 25.0, n_startup_trials:
     return optuna.pruners.PercentilePruner(
         percentile, n_startup_trials=cfg.pruner.n_startup_trials if n_startup_trials is None else n_startup_trials,
         n_warmup_steps=cfg.pruner.n_warmup_steps if n_warmup_steps is None else n_warmup_steps)
+
+
+class ProtectedRungsPruner(BasePruner):
+    """Successive halving with a lenient first rung and aggressive later ones.
+
+    Rungs at `first_rung * growth**k` optimizer steps (k = 0, 1, ...). At rung 0 a trial
+    continues if it is in the best `first_keep` share of the trials that reached that rung (a
+    slow starter is not judged on its noisiest, earliest report); at later rungs only the best
+    `1 / later_rf`. Like Optuna's SuccessiveHalvingPruner, a rung with fewer trials than needed
+    to keep one keeps the trial only when it is the best so far.
+
+    Args:
+        first_rung: optimizer steps of rung 0 (the engine: min_resource x train.eval_every).
+        growth: rung spacing factor.
+        first_keep: share kept at rung 0 (1.0: rung 0 never prunes).
+        later_rf: reduction factor of the later rungs (keep the best 1/later_rf).
+    """
+
+    def __init__(self, first_rung: int, growth: float = 2.0, first_keep: float = 0.5, later_rf: float = 4.0) -> None:
+        self.first_rung = first_rung
+        self.growth = growth
+        self.first_keep = first_keep
+        self.later_rf = later_rf
+
+    def rungs(self, max_step: int) -> list[int]:
+        out, r = [], float(self.first_rung)
+        while r < max_step:
+            out.append(int(round(r)))
+            r *= self.growth
+        return out
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None:
+            return False
+        value = trial.intermediate_values[step]
+        if math.isnan(value):
+            return True
+        rung_steps = self.rungs(step + 1)
+        if not rung_steps or rung_steps[-1] > step:
+            return False
+        k = len(rung_steps) - 1
+        rung = rung_steps[-1]
+        # the first report at or past the rung step, for this trial and the others
+        if min((s for s in trial.intermediate_values if s >= rung), default=None) != step:
+            return False
+        others = []
+        for t in study.get_trials(deepcopy=False):
+            if t.number == trial.number:
+                continue
+            at = [s for s in t.intermediate_values if s >= rung]
+            if at:
+                others.append(t.intermediate_values[min(at)])
+        competing = sorted([*others, value])
+        keep = self.first_keep if k == 0 else 1.0 / self.later_rf
+        n_keep = int(len(competing) * keep)
+        if n_keep == 0:
+            return value > competing[0]
+        return value > competing[n_keep - 1]
+
+
+def protected_rungs(cfg: Any, space: Any, growth: float = 2.0, first_keep: float = 0.5,
+                    later_rf: float = 4.0, first_rung_evals: int | None = None) -> BasePruner:
+    """`ProtectedRungsPruner` with rung 0 at the conf's first rung (min_resource eval reports)."""
+    evals = cfg.pruner.min_resource if first_rung_evals is None else first_rung_evals
+    return ProtectedRungsPruner(first_rung=max(evals * cfg.train.eval_every, cfg.pruner.n_warmup_steps, 1),
+                                growth=growth, first_keep=first_keep, later_rf=later_rf)

@@ -67,10 +67,33 @@ class Table:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Table:
+        """A table; a partly built one is cut to its largest complete sub-grid (`meta["partial"]`
+        says how many configurations of the grid it kept), so every contender's space is a grid
+        the table covers."""
         t = raw["task"]
-        return cls(names=tuple(t["param_names"]), configs=raw["configs"], initial=float(raw["initial_loss"]),
-                   max_steps=int(t["max_steps"]), eval_every=int(t["eval_every"]),
-                   meta={k: v for k, v in raw.items() if k not in ("configs",)})
+        configs = raw["configs"]
+        meta = {k: v for k, v in raw.items() if k not in ("configs",)}
+        names = tuple(t["param_names"])
+        grid_size = math.prod(len(p.get("choices", ())) for p in t["space"]["params"].values())
+        if grid_size and len(configs) < grid_size:
+            kept = complete_subgrid(configs, names)
+            meta["partial"] = {"grid": grid_size, "trained": len(configs), "kept": len(kept)}
+            configs = {k: configs[k] for k in kept}
+        return cls(names=names, configs=configs, initial=float(raw["initial_loss"]),
+                   max_steps=int(t["max_steps"]), eval_every=int(t["eval_every"]), meta=meta)
+
+    @property
+    def name(self) -> str:
+        return self.meta.get("name") or "tiny_llama_chat"
+
+    def overrides(self) -> tuple[str, ...]:
+        """The Hydra overrides of the table's task (paths made absolute): what a live sweep uses."""
+        root = task.BENCH_DIR.parent
+        out = []
+        for o in self.meta["task"]["overrides"]:
+            k, _, v = o.partition("=")
+            out.append(f"{k}={root / v}" if v.startswith("benchmarks/") else o)
+        return tuple(out)
 
     def subset(self, keys: Sequence[str]) -> Table:
         """A smaller table (tests): the same task, fewer configurations."""
@@ -150,6 +173,38 @@ class Table:
         if continuous_lr:
             values = {**values, LR: self.snap_lr(float(values[LR]))}
         return self.key_of(values)
+
+
+def complete_subgrid(configs: dict[str, dict[str, Any]], names: Sequence[str]) -> list[str]:
+    """The keys of the largest full product of dimension values that `configs` all cover.
+
+    Greedy: while the present values' product is not fully covered, drop the one dimension value
+    whose removal keeps the most present configurations (a build trains in `order:` priority, so
+    what it finished first is a complete sub-grid)."""
+    values = {n: sorted({repr(c["values"][n]) for c in configs.values()}) for n in names}
+    keys = list(configs)
+
+    def inside(k: str) -> bool:
+        return all(repr(configs[k]["values"][n]) in values[n] for n in names)
+
+    while True:
+        kept = [k for k in keys if inside(k)]
+        if len(kept) == math.prod(len(v) for v in values.values()):
+            return kept
+        best = None
+        for n in names:
+            if len(values[n]) <= 1:
+                continue
+            for v in values[n]:
+                trial = {**values, n: [x for x in values[n] if x != v]}
+                count = sum(all(repr(configs[k]["values"][m]) in trial[m] for m in names) for k in keys)
+                size = math.prod(len(x) for x in trial.values())
+                score = (count == size, count)
+                if best is None or score > best[0]:
+                    best = (score, n, v)
+        if best is None:
+            return kept
+        values[best[1]] = [x for x in values[best[1]] if x != best[2]]
 
 
 # --------------------------------------------------------------------------- one run
@@ -241,8 +296,10 @@ class OptunaContender:
     # float over the table's range widened by this share of a bin at each end, snapped to the table
     lr_widen: float | None = None
 
-    def setup(self) -> tuple[Any, Any]:
-        cfg = task.task_config(extra=self.overrides)
+    def setup(self, table: Table | None = None) -> tuple[Any, Any]:
+        """The engine's config and space on `table`'s task (the first table's by default)."""
+        base = table.overrides() if table is not None else task.TASK_OVERRIDES
+        cfg = task.task_config(extra=self.overrides, base=base)
         return cfg, task.task_space(cfg)
 
     def run(self, table: Table, seed: int, max_trials: int, setup: tuple[Any, Any] | None = None) -> RunResult:
@@ -251,7 +308,7 @@ class OptunaContender:
         from sweep.study import make_pruner, make_sampler
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
-        cfg, space = setup or self.setup()
+        cfg, space = setup or self.setup(table)
         cfg = dataclasses.replace(cfg, seed=seed)  # what `seed=<seed>` on the command line gives
         space = restrict_space(space, table)
         if self.lr_widen is not None:
@@ -263,7 +320,7 @@ class OptunaContender:
         study = optuna.create_study(study_name=f"replay-{self.name}-{seed}", sampler=sampler, pruner=pruner,
                                     direction="minimize")
         for values in self.enqueue:
-            study.enqueue_trial(values, skip_if_exists=True)
+            study.enqueue_trial(snap_to_table(values, table), skip_if_exists=True)
         led = Ledger(table, self.name, seed, max_trials)
         while not led.done:
             trial = study.ask()
@@ -288,6 +345,22 @@ class OptunaContender:
             study.tell(trial, outcome.value if outcome.state == "COMPLETE" else None, state=state)
             led.record(outcome)
         return led.result()
+
+
+def snap_to_table(values: dict[str, Any], table: Table) -> dict[str, Any]:
+    """A prior configuration on the table's grid: each searched dimension snapped to the nearest
+    value the table holds (log scale for numbers), dimensions the table does not search dropped."""
+    out = {}
+    for n in table.names:
+        if n not in values:
+            continue
+        present = sorted({c["values"][n] for c in table.configs.values()}, key=repr)
+        v = values[n]
+        if isinstance(v, (int, float)) and all(isinstance(x, (int, float)) for x in present):
+            out[n] = min(present, key=lambda x: (abs(math.log(x) - math.log(v)), x))
+        else:
+            out[n] = v if v in present else present[0]
+    return out
 
 
 def restrict_space(space: Any, table: Table) -> Any:
@@ -479,7 +552,7 @@ def run_many(contender: Contender, table: Table, seeds: Sequence[int], max_trial
              progress: Callable[[str], None] | None = None) -> list[RunResult]:
     """One run per seed (deterministic: same table, seed and code -> same result)."""
     max_trials = max_trials or 3 * len(table.configs)
-    setup = contender.setup() if isinstance(contender, OptunaContender) else None
+    setup = contender.setup(table) if isinstance(contender, OptunaContender) else None
     out = []
     for s in seeds:
         out.append(contender.run(table, s, max_trials, setup))

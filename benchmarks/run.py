@@ -7,10 +7,14 @@
                                          # reuses it), 500 seeds, every contender and candidate,
                                          # a real Tuner, live runs, costs; writes RESULTS.md
 
-Both end with one line:
+Both replay every built table of the suite (`benchmarks/tables.py`, `benchmarks/data/tables/`;
+`--table FILE` picks tables), print per table and contender the ratios vs random search and ASHA
+with 90% bootstrap intervals over replay seeds and the top-5-pruned share, and end with one line:
 
-    compute_ratio_vs_random=X compute_ratio_vs_asha=Y top5_pruned_pct=Z overhead_pct=W
+    compute_ratio_vs_random=X compute_ratio_vs_asha=Y top5_pruned_pct=Z overhead_pct=W tables=N
 
+with the figures of the WORST table (the one where the engine is furthest from its goals:
+largest of ratio/0.6 vs ASHA, ratio/0.25 vs random, pruned%/5) and N tables replayed.
 X and Y are the engine's median compute (training samples) to the first fully trained
 configuration with normalised regret <= 0.02, divided by random search's and by ASHA's; Z is how
 often (% of seeds) the engine pruned a true top-5 configuration before that hit; W is the share
@@ -392,10 +396,46 @@ def _seed0_table(table: Table) -> Table:
 # --------------------------------------------------------------------------- report
 
 
-def final_line(s: dict[str, dict[str, Any]], overhead_pct: float) -> str:
+def final_line(s: dict[str, dict[str, Any]], overhead_pct: float, n_tables: int | None = None) -> str:
+    """The one-line summary; with `n_tables`, `s` is the worst table's summaries (`worst_table`)."""
     e = s["engine"]
-    return (f"compute_ratio_vs_random={e['ratio_vs_random']:.3f} compute_ratio_vs_asha={e['ratio_vs_asha']:.3f} "
+    line = (f"compute_ratio_vs_random={e['ratio_vs_random']:.3f} compute_ratio_vs_asha={e['ratio_vs_asha']:.3f} "
             f"top5_pruned_pct={e['top5_pruned_pct']:.1f} overhead_pct={overhead_pct:.2f}")
+    return line if n_tables is None else f"{line} tables={n_tables}"
+
+
+def goal_distance(e: dict[str, Any]) -> float:
+    """How far the engine is from its goals on one table: the largest of figure / goal over
+    compute vs ASHA, compute vs random and top-5 pruned (<= 1: every goal met)."""
+    return max(e["ratio_vs_asha"] / GOALS["compute_ratio_vs_asha"],
+               e["ratio_vs_random"] / GOALS["compute_ratio_vs_random"],
+               e["top5_pruned_pct"] / GOALS["top5_pruned_pct"])
+
+
+def worst_table(per_table: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """The table where the engine is furthest from its goals (`goal_distance`)."""
+    return max(per_table, key=lambda n: goal_distance(per_table[n]["engine"]))
+
+
+def suite_tables(args_tables: list[str] | None) -> list[tuple[str, Path]]:
+    """(name, file) of the tables to replay: `--table` files, or every built table of the suite."""
+    if args_tables:
+        out = []
+        for p in args_tables:
+            out.append((Table.load(p).name, Path(p)))
+        return out
+    from benchmarks import suite
+
+    return suite.suite_paths()
+
+
+def describe_line(name: str, table: Table) -> str:
+    part = table.meta.get("partial")
+    size = f"{len(table.configs)} configurations" + (
+        f" (PARTIAL: {part['trained']} of {part['grid']} trained; largest complete sub-grid {part['kept']})"
+        if part else "")
+    return (f"table {name}: {size}, {len(table.hits())} hits, {table.max_steps} steps, eval every "
+            f"{table.eval_every}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -406,7 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--full", action="store_true", help="rebuild the table, everything, write RESULTS.md")
     ap.add_argument("--seeds", type=int, default=None, help="replay seeds per contender (quick 200, full 500)")
     ap.add_argument("--workers", type=int, default=2, help="processes for replay and the table build")
-    ap.add_argument("--table", default=str(task.REFERENCE_FILE))
+    ap.add_argument("--table", action="append", default=None,
+                    help="a table file (repeatable); default: every built table of the suite "
+                         "(benchmarks/data/tables/); the first is the one --full reports in detail")
     ap.add_argument("--skip-build", action="store_true", help="--full: reuse the cached table")
     ap.add_argument("--resume", action="store_true", help="--full: continue an interrupted table build")
     ap.add_argument("--skip-live", action="store_true", help="skip real training (overhead, throughput, live)")
@@ -414,7 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="--quick: also write RESULTS.md / results.json")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
-    table_path = Path(args.table)
+    paths = suite_tables(args.table)
+    table_path = paths[0][1]
     full = bool(args.full)
     rebuild: dict[str, Any] | None = None
     if full and not args.skip_build:
@@ -461,6 +504,25 @@ def main(argv: list[str] | None = None) -> int:
         log(f"  {name:28s} median share of grid {x['median_share']:.3f} "
             f"[IQR {x['q1_share']:.3f}-{x['q3_share']:.3f}] vs random {x['ratio_vs_random']:.3f} "
             f"vs asha {x['ratio_vs_asha']:.3f} top5 pruned {x['top5_pruned_pct']:.1f}% misses {x['misses']}")
+    per_table = {paths[0][0]: {k: results["summaries"][k] for k in (ENGINE.name, *(b.name for b in BASELINES))}}
+    results["suite"] = {paths[0][0]: {"describe": describe_line(paths[0][0], table),
+                                      "summaries": per_table[paths[0][0]]}}
+    for name, path in paths[1:]:
+        other = Table.load(path)
+        log(describe_line(name, other))
+        s = summaries(replay_contenders([ENGINE, *BASELINES], path, seeds, workers=args.workers), other)
+        per_table[name] = s
+        results["suite"][name] = {"describe": describe_line(name, other), "summaries": s}
+    log(f"per table ({n_seeds} replay seeds; 90% bootstrap intervals over seeds):")
+    for name, s in per_table.items():
+        log(f"  {results['suite'][name]['describe']}")
+        for c, x in s.items():
+            log(f"    {c:8s} vs random {x['ratio_vs_random']:.3f} [{x['ci_vs_random'][0]:.2f}-"
+                f"{x['ci_vs_random'][1]:.2f}]  vs asha {x['ratio_vs_asha']:.3f} [{x['ci_vs_asha'][0]:.2f}-"
+                f"{x['ci_vs_asha'][1]:.2f}]  top5 pruned {x['top5_pruned_pct']:.1f}%  misses {x['misses']}")
+    worst = worst_table(per_table)
+    results["worst_table"] = worst
+    log(f"worst table (furthest from the goals): {worst}")
     if full:
         log("ASHA through a real ray.tune.Tuner (3 seeds)")
         results["asha_tuner"] = asha_tuner_check(table_path, seeds[:3], 3 * len(table.configs))
@@ -504,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS_JSON.write_text(json.dumps(results, indent=1, default=str) + "\n")
         report.write_results_md(results, RESULTS_MD)
         log(f"wrote {RESULTS_MD} and {RESULTS_JSON}")
-    print(final_line(results["summaries"], overhead_pct), flush=True)
+    print(final_line(per_table[worst], overhead_pct, len(per_table)), flush=True)
     return 0
 
 

@@ -76,11 +76,12 @@ def fingerprint() -> str:
 
 
 def task_config(seed: int = 0, output_dir: str = "/tmp/lora_sweep_bench", study_name: str = "bench",
-                extra: tuple[str, ...] | list[str] = ()) -> Any:
-    """The task's `SweepConfig`, composed by Hydra exactly as `python -m sweep` would."""
+                extra: tuple[str, ...] | list[str] = (), base: tuple[str, ...] | list[str] = TASK_OVERRIDES) -> Any:
+    """The task's `SweepConfig`, composed by Hydra exactly as `python -m sweep` would (`base`: another
+    table's task overrides, `benchmarks.replay.Table.overrides`)."""
     from sweep.config import load_config
 
-    return load_config([*TASK_OVERRIDES, f"seed={seed}", f"output_dir={output_dir}",
+    return load_config([*base, f"seed={seed}", f"output_dir={output_dir}",
                         f"study_name={study_name}", *extra])
 
 

@@ -1,11 +1,13 @@
-"""Smoke test of the benchmark (benchmarks/): the shipped table, replay, the output line.
+"""Smoke test of the benchmark (benchmarks/): the suite of shipped tables, replay, the output line.
 
 The benchmark itself (`python -m benchmarks.run --quick|--full`) is not a timed test; CI only
-checks that its machinery works on a slice of the cached reference table: the table matches the
-benchmark's search space, two contenders replay deterministically over 3 seeds, and the CLI ends
-with the one-line summary in the documented format. One figure is checked too: over 30 replayed
-seeds of the whole table the engine beats random search, and the published ratio (README,
-RESULTS.md: 500 seeds) lies in the 30-seed interval (replay is exact: no flakiness).
+checks that its machinery works on a slice of EACH table of the suite (benchmarks/data/tables/):
+the first table matches the benchmark's search space, every table matches its spec, two
+contenders replay deterministically over 3 seeds on every slice, and the CLI over all slices ends
+with the one-line summary in the documented format carrying the worst slice's figures and
+`tables=N`. One figure is checked too (slow): over 30 replayed seeds of the whole first table the
+engine beats random search, and the published ratio (RESULTS.md: 500 seeds) lies in the 30-seed
+interval (replay is exact: no flakiness).
 """
 
 from __future__ import annotations
@@ -23,29 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) does not put the repo root on the path
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import replay, run, task  # noqa: E402
+from benchmarks import replay, run, suite, tables, task  # noqa: E402
 
 LINE = re.compile(r"^compute_ratio_vs_random=(\S+) compute_ratio_vs_asha=(\S+) "
-                  r"top5_pruned_pct=(\S+) overhead_pct=(\S+)$")
+                  r"top5_pruned_pct=(\S+) overhead_pct=(\S+) tables=(\d+)$")
 
 
 @pytest.fixture(scope="module")
 def table() -> replay.Table:
     return replay.Table.load(task.REFERENCE_FILE)
-
-
-@pytest.fixture(scope="module")
-def small(table: replay.Table, tmp_path_factory: pytest.TempPathFactory) -> tuple[replay.Table, Path]:
-    """12 configurations of the cached table: 2 lr x 3 r x 2 schedules (alpha 2, batch 8)."""
-    keys = [k for k, c in table.configs.items()
-            if c["values"]["learning_rate"] in (5e-4, 2e-3) and c["values"]["lora_alpha_ratio"] == 2.0
-            and c["values"]["effective_batch_size"] == 8]
-    sub = table.subset(keys)
-    raw = json.loads(task.REFERENCE_FILE.read_text())
-    raw["configs"] = {k: raw["configs"][k] for k in keys}
-    path = tmp_path_factory.mktemp("bench") / "small.json"
-    path.write_text(json.dumps(raw))
-    return sub, path
 
 
 def test_cached_table_covers_the_benchmark_space(table: replay.Table) -> None:
@@ -66,35 +54,100 @@ def test_cached_table_covers_the_benchmark_space(table: replay.Table) -> None:
     assert all(table.regret(k) > replay.THRESHOLD for k in set(table.configs) - hits)
 
 
-def test_replay_is_deterministic_and_counts_compute(small: tuple[replay.Table, Path]) -> None:
-    sub, _ = small
-    for contender in (run.ENGINE, replay.AshaContender()):
-        first = replay.run_many(contender, sub, [0, 1, 2])
-        again = replay.run_many(contender, sub, [0, 1, 2])
-        assert replay.fingerprint(first) == replay.fingerprint(again)
-        for r in first:
-            assert r.hit_key in sub.hits()
-            # compute to the hit = samples of every trial up to and including the hit
-            upto = r.trials[: r.trials_to_hit]
-            assert r.cost_to_hit == sum(t.cost for t in upto)
-            assert upto[-1].state == "COMPLETE" and upto[-1].steps == sub.max_steps
-            for t in upto:
-                assert t.cost == t.steps * sub.batch(t.key)
+def _slice(table: replay.Table, n: int = 12) -> list[str]:
+    """About `n` configurations around the table's best: its two best lrs x every other value,
+    at the best configuration's batch (a complete sub-grid, so the hit is inside)."""
+    best = table.configs[table.top(1)[0]]["values"]
+    finals = table.finals()
+    lrs = []
+    for k in sorted(finals, key=finals.__getitem__):
+        lr = table.configs[k]["values"]["learning_rate"]
+        if lr not in lrs:
+            lrs.append(lr)
+    keys = [k for k, c in table.configs.items() if c["values"]["learning_rate"] in lrs[:2]
+            and c["values"]["effective_batch_size"] == best["effective_batch_size"]]
+    extra = [n_ for n_ in table.names if n_ not in ("learning_rate", "lora_r", "effective_batch_size")]
+    if len(keys) > n:  # fix the remaining dimensions at the best's values
+        keys = [k for k in keys if all(table.configs[k]["values"][d] == best[d] for d in extra)]
+    return keys
 
 
-def test_cli_quick_prints_the_summary_line(small: tuple[replay.Table, Path]) -> None:
-    _, path = small
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--quick", "--skip-live", "--seeds", "3", "--workers", "1",
-         "--table", str(path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+@pytest.fixture(scope="module")
+def slices(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, replay.Table, Path]]:
+    """A slice of every table of the suite, written as a table file."""
+    out = []
+    d = tmp_path_factory.mktemp("suite")
+    for name, path in suite.suite_paths():
+        raw = json.loads(path.read_text())
+        full = replay.Table.from_dict(raw)
+        keys = _slice(full)
+        raw["configs"] = {k: raw["configs"][k] for k in keys}
+        raw["name"] = name
+        p = d / f"{name}.json"
+        p.write_text(json.dumps(raw))
+        out.append((name, replay.Table.load(p), p))
+    return out
+
+
+def test_every_table_of_the_suite_is_built_and_matches_its_spec() -> None:
+    names = tables.names()
+    built = dict(suite.suite_paths())
+    assert names[0] == "tiny_llama_chat" and len(built) >= 3, built
+    for name, path in built.items():
+        spec = tables.load_spec(name)
+        t = replay.Table.load(path)
+        space = task.task_space(tables.spec_config(spec))
+        assert t.names == tuple(p.name for p in space.params)
+        assert {"learning_rate", "lora_r", "effective_batch_size"} <= set(t.names)
+        grid = {task.config_key(v, t.names) for v in task.all_configs(space)}
+        assert set(t.configs) <= grid
+        if t.meta.get("partial") is None:
+            assert len(t.configs) == len(grid) >= 30, name
+        if not spec.legacy:
+            assert t.meta["task_fingerprint"] == tables.fingerprint(spec), f"{name}: frozen files changed"
+            assert t.eval_every == spec_cadence(spec)
+            # the top configurations carry more than one seed (noise is measured where it matters)
+            assert sum(len(c["seeds"]) >= 2 for c in t.configs.values()) >= min(spec.top_n, 3), name
+        assert 1 <= len(t.hits()) < len(t.configs)
+
+
+def spec_cadence(spec: tables.Spec) -> int:
+    return int(tables.spec_config(spec).train.eval_every)
+
+
+def test_each_slice_replays_deterministically(slices: list[tuple[str, replay.Table, Path]]) -> None:
+    for name, sub, _ in slices:
+        for contender in (run.ENGINE, replay.AshaContender()):
+            first = replay.run_many(contender, sub, [0, 1, 2])
+            assert replay.fingerprint(first) == replay.fingerprint(replay.run_many(contender, sub, [0, 1, 2]))
+            for r in first:
+                assert r.hit_key in sub.hits(), name
+                upto = r.trials[: r.trials_to_hit]
+                assert r.cost_to_hit == sum(t.cost for t in upto)
+                assert upto[-1].state == "COMPLETE" and upto[-1].steps == sub.max_steps
+                for t in upto:
+                    assert t.cost == t.steps * sub.batch(t.key)
+
+
+def test_cli_quick_prints_the_worst_tables_figures(slices: list[tuple[str, replay.Table, Path]]) -> None:
+    args = [sys.executable, "-m", "benchmarks.run", "--quick", "--skip-live", "--seeds", "3", "--workers", "1"]
+    for _, _, p in slices:
+        args += ["--table", str(p)]
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     last = proc.stdout.strip().splitlines()[-1]
     m = LINE.match(last)
     assert m, last
-    ratio_random, ratio_asha, pruned, overhead = (float(x) for x in m.groups())
-    assert ratio_random > 0 and ratio_asha > 0 and 0 <= pruned <= 100
-    assert math.isnan(overhead)  # --skip-live: no real sweep was run
+    assert int(m.group(5)) == len(slices)
+    assert math.isnan(float(m.group(4)))  # --skip-live: no real sweep was run
+    # the line carries the figures of the table furthest from the goals, recomputed here
+    per = {name: run.summaries({c.name: replay.run_many(c, sub, [0, 1, 2]) for c in (run.ENGINE, *run.BASELINES)},
+                               sub) for name, sub, _ in slices}
+    worst = run.worst_table(per)
+    assert last == run.final_line(per[worst], math.nan, len(slices))
+    for name, _, _ in slices:  # per-table figures with intervals
+        assert f"table {name}:" in proc.stderr
+    assert proc.stderr.count("vs asha") >= 3 * len(slices) and "worst table" in proc.stderr
 
 
 @pytest.mark.slow
