@@ -295,6 +295,10 @@ class OptunaContender:
     # experiment: None = lr categorical (the table's values); a number = lr sampled as a log-uniform
     # float over the table's range widened by this share of a bin at each end, snapped to the table
     lr_widen: float | None = None
+    # candidate: trials report at examples seen (step x effective batch) instead of optimizer steps,
+    # so rung-based pruners compare trials of different batch sizes at equal data; the first rung
+    # is at the conf's first rung x the table's smallest batch
+    report_examples: bool = False
 
     def setup(self, table: Table | None = None) -> tuple[Any, Any]:
         """The engine's config and space on `table`'s task (the first table's by default)."""
@@ -313,6 +317,10 @@ class OptunaContender:
         space = restrict_space(space, table)
         if self.lr_widen is not None:
             space = continuous_lr_space(space, table, self.lr_widen)
+        min_batch = min(table.batch(k) for k in table.configs)
+        if self.report_examples:
+            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train,
+                                                                     eval_every=cfg.train.eval_every * min_batch))
         sampler = self.sampler_factory(cfg, space) if self.sampler_factory else make_sampler(cfg, space)
         pruner = self.pruner_factory(cfg, space) if self.pruner_factory else \
             make_pruner(cfg, table.max_steps if self.pass_max_steps else None)
@@ -332,7 +340,7 @@ class OptunaContender:
             batch = table.batch(key)
             outcome: Trial | None = None
             for step, value in curve:
-                trial.report(value, step)
+                trial.report(value, step * batch if self.report_examples else step)
                 if step < table.max_steps and trial.should_prune():
                     outcome = Trial(key, "PRUNED", step, step * batch)
                     break

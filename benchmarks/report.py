@@ -199,10 +199,18 @@ def render(r: dict[str, Any], notes: str) -> str:
     return "\n".join(L)
 
 
+SUITE_RE = re.compile(r"<!-- suite -->.*?<!-- /suite -->", re.S)
+
+
 def write_results_md(results: dict[str, Any], path: Path) -> None:
+    """Render RESULTS.md; the hand-written notes and the suite block (`benchmarks.suite`) are kept."""
     notes = "<!-- notes -->\n<!-- /notes -->"
     if path.is_file():
-        m = NOTES_RE.search(path.read_text())
+        old = path.read_text()
+        m = NOTES_RE.search(old)
         if m:
             notes = m.group(0)
+        s = SUITE_RE.search(old)
+        if s:
+            notes += "\n\n" + s.group(0)
     path.write_text(render(results, notes))

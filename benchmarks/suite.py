@@ -56,6 +56,8 @@ def candidate_defaults() -> list[Contender]:
         OptunaContender("tpe+median", ("pruner=median",)),
         OptunaContender("tpe+sh(rf=3)", (*SH, "pruner.reduction_factor=3")),
         OptunaContender("tpe+sh(rf=4)", (*SH, "pruner.reduction_factor=4")),
+        OptunaContender("tpe+sh(rf=3,first=2E)", ("pruner=successive_halving", "pruner.min_resource=2",
+                                                  "pruner.reduction_factor=3")),
         OptunaContender("tpe+sh(rf=2)+priors", (*SH, "pruner.reduction_factor=2"), enqueue=PRIORS),
         OptunaContender("tpe+sh(rf=3)+priors", (*SH, "pruner.reduction_factor=3"), enqueue=PRIORS),
         OptunaContender("tpe(mv)+sh(rf=2)", (*SH, "pruner.reduction_factor=2", "sampler.multivariate=true")),
@@ -64,6 +66,8 @@ def candidate_defaults() -> list[Contender]:
                         pruner_factory=partial(candidates.protected_rungs, first_keep=0.5, later_rf=4.0)),
         OptunaContender("tpe+protected(keep1/2,rf4)+priors", enqueue=PRIORS,
                         pruner_factory=partial(candidates.protected_rungs, first_keep=0.5, later_rf=4.0)),
+        OptunaContender("tpe+sh(rf=2,examples)", (*SH, "pruner.reduction_factor=2"), report_examples=True),
+        OptunaContender("tpe+sh(rf=3,examples)", (*SH, "pruner.reduction_factor=3"), report_examples=True),
         OptunaContender("tpe+protected(keep1/2,rf3)",
                         pruner_factory=partial(candidates.protected_rungs, first_keep=0.5, later_rf=3.0)),
     ]
