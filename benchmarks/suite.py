@@ -345,13 +345,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=200, help="replay seeds, for selection and for the report each")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tables", default=None, help="comma-separated table names (default: every built table)")
-    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md (suite.json is written)")
+    ap.add_argument("--from-json", action="store_true", help="render the block from suite.json, replay nothing")
     args = ap.parse_args(argv)
-    res = run_suite(args.seeds, args.workers, args.tables.split(",") if args.tables else None)
+    if args.from_json:
+        res = json.loads(SUITE_JSON.read_text())
+    else:
+        res = run_suite(args.seeds, args.workers, args.tables.split(",") if args.tables else None)
+        SUITE_JSON.write_text(json.dumps(res, indent=1, default=str) + "\n")
     md = markdown(res)
     print(md)
     if not args.no_write:
-        SUITE_JSON.write_text(json.dumps(res, indent=1, default=str) + "\n")
         write_block(md, run.RESULTS_MD)
     return 0
 

@@ -191,19 +191,24 @@ def work_items(spec: Spec, runs: dict[tuple[str, int], dict[str, Any]]) -> list[
     return items
 
 
-def run_worker(spec: Spec, index: int, of: int) -> None:
-    """Train this worker's share of the missing runs, appending each to the spec's journal."""
+def run_worker(spec: Spec, index: int, of: int, reverse: bool = False) -> None:
+    """Train this worker's share of the missing runs, appending each to the spec's journal.
+
+    The journal is re-read before each run, so a worker started later (`--reverse`: from the end
+    of the list, e.g. a second worker joining a running one-worker build) skips what is done."""
     import torch
 
     torch.set_num_threads(1)
     done = reference.read_journal(spec.journal)
     names_, _ = _configs(spec)
     mine = [it for i, it in enumerate(work_items(spec, done)) if i % of == index]
+    if reverse:
+        mine.reverse()
     cfgs: dict[int, Any] = {}
     space = None
     for n, (seed, values) in enumerate(mine):
         key = task.config_key(values, names_)
-        if (key, seed) in done:
+        if (key, seed) in done or (key, seed) in reference.read_journal(spec.journal):
             continue
         if seed not in cfgs:
             cfgs[seed] = spec_config(spec, seed)
@@ -320,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--index", type=int, default=0)
             p.add_argument("--of", type=int, default=1)
             p.add_argument("--resume", action="store_true", help="(always: a build continues its journal)")
+            p.add_argument("--reverse", action="store_true", help="worker: take the list from its end")
     args = ap.parse_args(argv)
     if args.cmd == "list":
         for n in names():
@@ -330,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.cmd == "build":
         build(spec, args.workers)
     elif args.cmd == "worker":
-        run_worker(spec, args.index, args.of)
+        run_worker(spec, args.index, args.of, args.reverse)
     elif args.cmd == "aggregate":
         aggregate(spec)
     elif args.cmd == "estimate":
