@@ -426,7 +426,11 @@ def suite_tables(args_tables: list[str] | None) -> list[tuple[str, Path]]:
         return out
     from benchmarks import suite
 
-    return suite.suite_paths()
+    skipped: list[str] = []
+    out = suite.suite_paths(skipped=skipped)
+    for why in skipped:
+        log(f"table left out: {why}")
+    return out
 
 
 def describe_line(name: str, table: Table) -> str:

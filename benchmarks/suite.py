@@ -73,17 +73,35 @@ def candidate_defaults() -> list[Contender]:
     ]
 
 
+CANDIDATE_FILTER: list[str] | None = None  # --candidates
+
+
 def baselines() -> list[Contender]:
     return [OptunaContender("random", ("sampler=random", "pruner=none")), AshaContender()]
 
 
-def suite_paths(names: Sequence[str] | None = None) -> list[tuple[str, Path]]:
-    """(name, table file) of every suite table that has been built (missing ones are skipped)."""
+MIN_CONFIGS = 12  # a partial table whose largest complete sub-grid is smaller is left out of the suite
+
+
+def suite_paths(names: Sequence[str] | None = None, skipped: list[str] | None = None) -> list[tuple[str, Path]]:
+    """(name, table file) of every suite table that has been built; a table not built yet, or built
+    so partly that its largest complete sub-grid has fewer than MIN_CONFIGS configurations, is
+    left out (and named in `skipped`, with why)."""
     out = []
     for n in names or tables.names():
         p = tables.load_spec(n).table_path
-        if p.is_file():
-            out.append((n, p))
+        if not p.is_file():
+            if skipped is not None:
+                skipped.append(f"{n}: not built")
+            continue
+        t = Table.load(p)
+        if len(t.configs) < MIN_CONFIGS:
+            if skipped is not None:
+                part = t.meta.get("partial") or {}
+                skipped.append(f"{n}: partial, {part.get('trained')} of {part.get('grid')} configurations trained, "
+                               f"largest complete sub-grid {len(t.configs)} < {MIN_CONFIGS}")
+            continue
+        out.append((n, p))
     return out
 
 
@@ -130,7 +148,7 @@ def choose(per_table: dict[str, dict[str, dict[str, Any]]], names: Sequence[str]
 
 
 def leave_one_out(paths: list[tuple[str, Path]], seeds: int, workers: int) -> dict[str, Any]:
-    cands = candidate_defaults()
+    cands = [c for c in candidate_defaults() if CANDIDATE_FILTER is None or c.name in CANDIDATE_FILTER]
     base = baselines()
     sel_seeds = list(range(SELECT_SEEDS_BASE, SELECT_SEEDS_BASE + seeds))
     rep_seeds = list(range(REPORT_SEEDS_BASE, REPORT_SEEDS_BASE + seeds))
@@ -344,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=200, help="replay seeds, for selection and for the report each")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--candidates", default=None, help="semicolon-separated candidate names (default: all)")
     ap.add_argument("--tables", default=None, help="comma-separated table names (default: every built table)")
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md (suite.json is written)")
     ap.add_argument("--from-json", action="store_true", help="render the block from suite.json, replay nothing")
@@ -351,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_json:
         res = json.loads(SUITE_JSON.read_text())
     else:
+        global CANDIDATE_FILTER
+        CANDIDATE_FILTER = args.candidates.split(";") if args.candidates else None
         res = run_suite(args.seeds, args.workers, args.tables.split(",") if args.tables else None)
         SUITE_JSON.write_text(json.dumps(res, indent=1, default=str) + "\n")
     md = markdown(res)
