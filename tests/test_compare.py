@@ -90,6 +90,10 @@ def test_compare_two_tiny_models(tmp_path, capsys):
         assert float(r["tokens_per_s"]) > 0 and float(r["sweep_wall_s"]) > 0
         assert int(r["train_samples"]) == 3 * 4 and int(r["train_tokens"]) > 0
     assert all(float(r["retrieval_hit_rate"]) > 0 for r in rows if r["method"] == "rag")
+    # the base model's eval loss (behaviour.csv), on the rows the trials report on
+    for r in rows:
+        if r["method"] == "base":
+            assert float(r["best_eval_loss"]) > 0
     assert (tmp_path / "cmp_tiny_llama" / "behaviour.csv").is_file()
     md = (out / "comparison.md").read_text()
     assert md.count("| tiny_qwen |") == 3 and "fine-tune vs. retrieve" in md

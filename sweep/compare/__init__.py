@@ -173,6 +173,7 @@ def model_rows(run: ModelRun, study: Any) -> list[dict[str, Any]]:
         if b is not None:
             rows.append({**common, "method": method, "chat_template": b.get("chat_template"),
                          "total_params": lora.get("total_params"), "trainable_params": 0,
+                         "best_eval_loss": _num(b.get("eval_loss")),  # the base model's, same rows
                          **{k: _num(b.get(k)) for k in BEHAVIOUR}})
     return rows
 
