@@ -51,13 +51,13 @@ def read_study(study_dir: Path) -> dict[str, Any]:
     study = optuna.load_study(study_name=study_dir.name, storage=f"sqlite:///{study_dir / 'study.db'}")
     trials = []
     for t in study.trials:
-        a = t.user_attrs
+        a, iv = t.user_attrs, t.intermediate_values
         trials.append({
             "number": t.number, "state": t.state.name, "value": t.value,
             "params": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in t.params.items()},
             "steps": a.get("steps"), "wall_time_s": a.get("wall_time_s"),
             "train_time_s": a.get("train_time_s"), "eval_time_s": a.get("eval_time_s"),
-            "last_eval": (t.intermediate_values or {}).get(max(t.intermediate_values or {0: 0})),
+            "last_eval": iv[max(iv)] if iv else None,
             "start": t.datetime_start.timestamp() if t.datetime_start else None,
             "end": t.datetime_complete.timestamp() if t.datetime_complete else None,
         })

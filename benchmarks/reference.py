@@ -98,12 +98,17 @@ def run_worker(index: int, of: int, seeds: tuple[int, ...], journal: Path = JOUR
         key = task.config_key(values, names)
         if (key, seed) in done:
             continue
-        out = task.train_config(cfgs[seed], space, values)
-        row = {"key": key, "seed": seed, "values": values, **out}
-        with journal.open("a") as f:  # one short line per write: appends do not interleave
-            f.write(json.dumps(row) + "\n")
-        print(f"[worker {index}] {n + 1}/{len(mine)} seed={seed} {key} {out['status']} "
-              f"final={out['curve'][-1][1] if out['curve'] else None} {out['wall_s']}s", flush=True)
+        record_run(journal, cfgs[seed], space, values, seed, key, f"[worker {index}] {n + 1}/{len(mine)}")
+
+
+def record_run(journal: Path, cfg: Any, space: Any, values: dict[str, Any], seed: int, key: str,
+               label: str) -> None:
+    """Train one configuration and append its row to the journal (shared by benchmarks.tables)."""
+    out = task.train_config(cfg, space, values)
+    with journal.open("a") as f:  # one short line per write: appends do not interleave
+        f.write(json.dumps({"key": key, "seed": seed, "values": values, **out}) + "\n")
+    print(f"{label} seed={seed} {key} {out['status']} "
+          f"final={out['curve'][-1][1] if out['curve'] else None} {out['wall_s']}s", flush=True)
 
 
 def build(workers: int, seeds: tuple[int, ...]) -> None:

@@ -213,11 +213,8 @@ def run_worker(spec: Spec, index: int, of: int, reverse: bool = False) -> None:
         if seed not in cfgs:
             cfgs[seed] = spec_config(spec, seed)
             space = task.task_space(cfgs[seed])
-        out = task.train_config(cfgs[seed], space, values)
-        with spec.journal.open("a") as f:  # one short line per write: appends do not interleave
-            f.write(json.dumps({"key": key, "seed": seed, "values": values, **out}) + "\n")
-        print(f"[{spec.name} worker {index}] {n + 1}/{len(mine)} seed={seed} {key} {out['status']} "
-              f"final={out['curve'][-1][1] if out['curve'] else None} {out['wall_s']}s", flush=True)
+        reference.record_run(spec.journal, cfgs[seed], space, values, seed, key,
+                             f"[{spec.name} worker {index}] {n + 1}/{len(mine)}")
 
 
 def build(spec: Spec, workers: int) -> dict[str, Any]:
@@ -225,14 +222,15 @@ def build(spec: Spec, workers: int) -> dict[str, Any]:
     freeze(spec)
     env = {**os.environ, **spec.env, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "TOKENIZERS_PARALLELISM": "false"}
-    for _phase in (1, 2):
+    table: dict[str, Any] = {}
+    for _phase in (1, 2):  # phase 2's extra seeds go to the top configurations of phase 1's runs
         procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.tables", "worker", spec.name, "--index",
                                    str(i), "--of", str(workers)], env=env) for i in range(workers)]
         codes = [p.wait() for p in procs]
         if any(codes):
             raise SystemExit(f"a worker failed (exit codes {codes}); rerun to resume")
-        aggregate(spec)
-    return aggregate(spec)
+        table = aggregate(spec)
+    return table
 
 
 def aggregate(spec: Spec) -> dict[str, Any]:

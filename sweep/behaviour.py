@@ -79,6 +79,7 @@ class Evaluator:
         self.batch_size = batch_size
         self.location = models.resolve(cfg.model)
         self._base: Any = None
+        self._loss_rows: list[Any] | None = None
         if cfg.train.num_threads:  # the trials' CPU thread budget holds for evaluation too
             import torch
 
@@ -109,10 +110,11 @@ class Evaluator:
             tok.pad_token = tok.eos_token
         return tok
 
-    def eval_loss(self, model: Any, tok: Any, encoder: Any) -> float:
+    def base_eval_loss(self, model: Any, tok: Any, encoder: Any) -> float:
         """The model's eval loss on the rows the trials report on (same split, same cap)."""
-        _, eval_rows = data.load_splits(self.cfg.data, self.cfg.seed)
-        examples = data.encode_rows(encoder, eval_rows, "data.eval_path")
+        if self._loss_rows is None:  # read once: a searched template evaluates several bases
+            self._loss_rows = data.load_splits(self.cfg.data, self.cfg.seed)[1]
+        examples = data.encode_rows(encoder, self._loss_rows, "data.eval_path")
         batch = self.cfg.train.eval_batch_size or self.cfg.train.micro_batch_size
         return round(eval_loss(model, examples, tok.pad_token_id, batch), 6)
 
@@ -156,7 +158,7 @@ class Evaluator:
         subject.generations = gens
         subject.metrics = summarise(gens)
         if subject.kind == "base" and subject.eval_loss is None:
-            subject.eval_loss = self.eval_loss(model, tok, encoder)
+            subject.eval_loss = self.base_eval_loss(model, tok, encoder)
         if hits:
             subject.metrics["retrieval_hit_rate"] = round(sum(hits) / len(hits), 4)
         return subject

@@ -194,10 +194,12 @@ def eval_loss(model, eval_data: list[dict], pad_id: int, batch_size: int = 8) ->
     """Mean NLL per answer token of `model` on encoded eval examples: what a trial reports as
     its eval loss (`Trainer.evaluate`), for a model that is not being trained (the base model)."""
     device = next(model.parameters()).device
+    answers_only = supports_logits_to_keep(model)
+    batch_size = max(batch_size, 1)
     total, count = 0.0, 0
-    for start in range(0, len(eval_data), max(batch_size, 1)):
+    for start in range(0, len(eval_data), batch_size):
         b = {k: v.to(device) for k, v in collate(eval_data[start: start + batch_size], pad_id).items()}
-        nll, n = nll_sum(*answer_logits(model, b, supports_logits_to_keep(model)))
+        nll, n = nll_sum(*answer_logits(model, b, answers_only))
         total += float(nll)
         count += int(n)
     return total / max(count, 1)
