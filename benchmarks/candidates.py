@@ -150,3 +150,62 @@ def protected_rungs(cfg: Any, space: Any, growth: float = 2.0, first_keep: float
     evals = cfg.pruner.min_resource if first_rung_evals is None else first_rung_evals
     return ProtectedRungsPruner(first_rung=max(evals * cfg.train.eval_every, cfg.pruner.n_warmup_steps, 1),
                                 growth=growth, first_keep=first_keep, later_rf=later_rf)
+
+
+def schedule_steps(space: Any) -> int | None:
+    """The trials' optimizer steps when the space fixes them (`fixed: max_steps`), else None."""
+    fixed = getattr(space, "fixed", None) or {}
+    steps = fixed.get("max_steps") if isinstance(fixed, dict) else None
+    return int(steps) if steps else None
+
+
+def sh_progress(cfg: Any, space: Any, min_progress: float = 0.5, reduction_factor: int | None = None) -> BasePruner:
+    """Successive halving whose first rung is at least `min_progress` of the trial's schedule
+    (rounded up to an eval report): on a short cosine schedule a high learning rate is worst
+    at its first reports and best at the end, so rungs early in the schedule cut the winners."""
+    every = cfg.train.eval_every
+    first = max(cfg.pruner.min_resource * every, cfg.pruner.n_warmup_steps, 1)
+    total = schedule_steps(space)
+    if total:
+        first = max(first, every * math.ceil(min_progress * total / every))
+    return optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=first, reduction_factor=reduction_factor or cfg.pruner.reduction_factor)
+
+
+class IncumbentGuard(BasePruner):
+    """The engine's pruner, but never below the bar the finished winners set.
+
+    `inner` decides as usual; its decision to prune is overruled when the trial's eval loss at
+    this step is no worse than the worst of the `top_k` best COMPLETE trials' at the same step
+    (what an eventual winner looked like then). Until `n_startup_trials` trials are COMPLETE, no
+    trial is pruned. On a schedule where winners start slowly (a high learning rate on a short
+    cosine schedule), the first finished winner lowers every rung's bar to its own slow start.
+    """
+
+    def __init__(self, inner: BasePruner, top_k: int = 3, n_startup_trials: int = 3) -> None:
+        self.inner = inner
+        self.top_k = top_k
+        self.n_startup_trials = n_startup_trials
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None:
+            return False
+        done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+        if len(done) < self.n_startup_trials:
+            return False
+        if not self.inner.prune(study, trial):
+            return False
+        value = trial.intermediate_values[step]
+        if math.isnan(value):
+            return True
+        best = sorted(done, key=lambda t: t.value)[: self.top_k]
+        at_step = [t.intermediate_values[step] for t in best if step in t.intermediate_values]
+        return not at_step or value > max(at_step)
+
+
+def guarded(cfg: Any, space: Any, top_k: int = 3, n_startup_trials: int = 3) -> BasePruner:
+    """`IncumbentGuard` around the engine's own pruner (conf/pruner)."""
+    from sweep.study import make_pruner
+
+    return IncumbentGuard(make_pruner(cfg), top_k=top_k, n_startup_trials=n_startup_trials)

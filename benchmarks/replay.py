@@ -8,7 +8,8 @@ batch, so a pruned trial costs only what it ran and batch size counts.
 
 The figure of merit is the compute until the first *fully trained* configuration whose normalised
 regret `(final - best) / (initial - best)` is at most `THRESHOLD` (final = the configuration's
-mean final eval loss over the table's seeds, best = the best such value in the table).
+mean final eval loss over the seeds every configuration of the table has, best = the best such
+value in the table; `benchmarks.tables.aggregate` says why).
 
 Noise: a real sweep trains each trial with one seed. A replay picks, for every configuration,
 one of the table's seeds (a stable hash of run seed and configuration), so the same

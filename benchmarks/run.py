@@ -133,8 +133,12 @@ def replay_contenders(contenders: Sequence[Contender], table_path: Path, seeds: 
 
 
 def ratio(a: float, b: float) -> float:
-    if math.isinf(a) or b == 0 or math.isinf(b):
+    """a / b for costs to a hit, where inf is a miss: a miss against anything is inf (no credit),
+    a hit against a miss is 0.0 (the other found nothing within its budget)."""
+    if math.isinf(a) or b == 0:
         return math.inf
+    if math.isinf(b):
+        return 0.0
     return a / b
 
 

@@ -46,30 +46,45 @@ GOALS = {"vs_asha": 0.6, "vs_random": 0.25, "top5": 5.0, "mid_vs_asha": 0.75, "m
 # Tinker's best LoRA lr ~1e-3), snapped to each table's grid by `replay.snap_to_table`.
 PRIORS = ({"learning_rate": 1e-3, "lora_r": 16, "lora_alpha_ratio": 2.0, "effective_batch_size": 8},
           {"learning_rate": 2e-4, "lora_r": 16, "lora_alpha_ratio": 2.0, "effective_batch_size": 8})
-SH = ("pruner=successive_halving", "pruner.min_resource=1")
+SH = ("pruner=successive_halving", "pruner.min_resource=1")  # first rung at the first eval report
+SH2 = ("pruner=successive_halving", "pruner.min_resource=2")  # ... at the second
+BEFORE = "tpe+sh(rf=2) (before)"  # the default until the suite chose `engine` (rf 3, first rung 2 evals)
 
 
 def candidate_defaults() -> list[Contender]:
-    """Candidate engine defaults, every one expressed without reference to a particular table."""
+    """Candidate engine defaults, every one expressed without reference to a particular table
+    (each pins the pruner settings it names, so a change of conf/ does not change a candidate)."""
     return [
         OptunaContender("engine"),
+        # every shipped search space enqueues published priors: what a user of one gets
+        OptunaContender("engine+priors", enqueue=PRIORS),
+        OptunaContender(BEFORE, (*SH, "pruner.reduction_factor=2")),
+        OptunaContender("tpe+sh(rf=2)+priors", (*SH, "pruner.reduction_factor=2"), enqueue=PRIORS),
         OptunaContender("tpe+median", ("pruner=median",)),
         OptunaContender("tpe+sh(rf=3)", (*SH, "pruner.reduction_factor=3")),
         OptunaContender("tpe+sh(rf=4)", (*SH, "pruner.reduction_factor=4")),
-        OptunaContender("tpe+sh(rf=3,first=2E)", ("pruner=successive_halving", "pruner.min_resource=2",
-                                                  "pruner.reduction_factor=3")),
-        OptunaContender("tpe+sh(rf=2)+priors", (*SH, "pruner.reduction_factor=2"), enqueue=PRIORS),
         OptunaContender("tpe+sh(rf=3)+priors", (*SH, "pruner.reduction_factor=3"), enqueue=PRIORS),
-        OptunaContender("tpe(mv)+sh(rf=2)", (*SH, "pruner.reduction_factor=2", "sampler.multivariate=true")),
         OptunaContender("tpe(startup=3)+sh(rf=2)", (*SH, "pruner.reduction_factor=2", "sampler.n_startup_trials=3")),
-        OptunaContender("tpe+protected(keep1/2,rf4)",
-                        pruner_factory=partial(candidates.protected_rungs, first_keep=0.5, later_rf=4.0)),
-        OptunaContender("tpe+protected(keep1/2,rf4)+priors", enqueue=PRIORS,
-                        pruner_factory=partial(candidates.protected_rungs, first_keep=0.5, later_rf=4.0)),
+        # never judge a trial on one report: the first rung at the second eval
+        OptunaContender("tpe+sh(rf=2,first=2E)", (*SH2, "pruner.reduction_factor=2")),
+        OptunaContender("tpe+sh(rf=2,first=2E)+priors", (*SH2, "pruner.reduction_factor=2"), enqueue=PRIORS),
+        OptunaContender("tpe+sh(rf=4,first=2E)", (*SH2, "pruner.reduction_factor=4")),
+        # a lenient first rung, harder later ones
+        OptunaContender("tpe+protected(keep1/2,rf4)", pruner_factory=partial(
+            candidates.protected_rungs, first_keep=0.5, later_rf=4.0, first_rung_evals=1)),
+        OptunaContender("tpe+protected(keep1/2,rf3)", pruner_factory=partial(
+            candidates.protected_rungs, first_keep=0.5, later_rf=3.0, first_rung_evals=1)),
+        # compare at examples seen instead of optimizer steps
         OptunaContender("tpe+sh(rf=2,examples)", (*SH, "pruner.reduction_factor=2"), report_examples=True),
-        OptunaContender("tpe+sh(rf=3,examples)", (*SH, "pruner.reduction_factor=3"), report_examples=True),
-        OptunaContender("tpe+protected(keep1/2,rf3)",
-                        pruner_factory=partial(candidates.protected_rungs, first_keep=0.5, later_rf=3.0)),
+        # the first rung no earlier than half the schedule (short cosine schedules)
+        OptunaContender("tpe+sh(rf=2,from1/2)", (*SH, "pruner.reduction_factor=2"),
+                        pruner_factory=partial(candidates.sh_progress, min_progress=0.5)),
+        OptunaContender("tpe+sh(rf=2,from1/2)+priors", (*SH, "pruner.reduction_factor=2"), enqueue=PRIORS,
+                        pruner_factory=partial(candidates.sh_progress, min_progress=0.5)),
+        # the previous pruner, overruled below the bar the finished winners set at each step
+        OptunaContender("tpe+sh(rf=2)+guard(top3,startup3)", (*SH, "pruner.reduction_factor=2"),
+                        pruner_factory=partial(candidates.guarded)),
+        OptunaContender("tpe+top-trajectory(top3,startup3)", pruner_factory=partial(candidates.top_trajectory)),
     ]
 
 
@@ -136,8 +151,12 @@ def figures(runs: dict[str, list[replay.RunResult]], table: Table) -> dict[str, 
     return run.summaries(runs, table)
 
 
+SCORE_FLOOR = 0.1  # a ratio of 0 (ASHA's median run missed) scores as 0.1: one table cannot outweigh the rest
+
+
 def score(s: dict[str, Any]) -> float:
-    return math.log(s["ratio_vs_asha"]) if s["ratio_vs_asha"] and math.isfinite(s["ratio_vs_asha"]) else math.inf
+    r = s["ratio_vs_asha"]
+    return math.log(max(r, SCORE_FLOOR)) if r is not None and math.isfinite(r) else math.inf
 
 
 def choose(per_table: dict[str, dict[str, dict[str, Any]]], names: Sequence[str], pool: Sequence[str]) -> str:
@@ -276,6 +295,13 @@ def _ci(v: Any) -> str:
     return f" [{_f(v[0], 2)}-{_f(v[1], 2)}]" if v else ""
 
 
+def _r(s: dict[str, Any], key: str) -> str:
+    """A ratio with its interval; 0 means the baseline's median run found no hit (`run.ratio`)."""
+    v = s[f"ratio_vs_{key}"]
+    note = f" ({'ASHA' if key == 'asha' else 'random'}: median run missed)" if v == 0.0 else ""
+    return f"{_f(v)}{_ci(s[f'ci_vs_{key}'])}{note}"
+
+
 def markdown(res: dict[str, Any]) -> str:
     L = ["<!-- suite -->", "## The table suite (generated by `python -m benchmarks.suite`)", "",
          f"Generated {res['date']}. Replay seeds: selection {res['loto']['selection_seeds']}, report "
@@ -298,9 +324,8 @@ def markdown(res: dict[str, Any]) -> str:
         L += [f"**{n}**", "", "| contender | median share of grid | vs random [90% CI] | vs ASHA [90% CI] "
               "| top-5 pruned | misses |", "|---|---:|---:|---:|---:|---:|"]
         for c, s in rep.items():
-            L.append(f"| {c} | {_f(s['median_share'])} | {_f(s['ratio_vs_random'])}{_ci(s['ci_vs_random'])} "
-                     f"| {_f(s['ratio_vs_asha'])}{_ci(s['ci_vs_asha'])} | {_f(s['top5_pruned_pct'], 1)}% "
-                     f"| {s['misses']}/{s['seeds']} |")
+            L.append(f"| {c} | {_f(s['median_share'])} | {_r(s, 'random')} | {_r(s, 'asha')} "
+                     f"| {_f(s['top5_pruned_pct'], 1)}% | {s['misses']}/{s['seeds']} |")
         L.append("")
     L += ["### Leave-one-table-out", "",
           "Chosen on the other tables (selection seeds), reported on the held-out table (report seeds). Goals: "
@@ -310,11 +335,20 @@ def markdown(res: dict[str, Any]) -> str:
     for n, h in res["loto"]["held_out"].items():
         s, e = h["held_out"], h["engine"]
         met = [k for k, v in goals_met(s).items() if v]
-        L.append(f"| {n} | {h['chosen']} | {_f(s['ratio_vs_random'])}{_ci(s['ci_vs_random'])} "
-                 f"| {_f(s['ratio_vs_asha'])}{_ci(s['ci_vs_asha'])} | {_f(s['top5_pruned_pct'], 1)}% "
+        L.append(f"| {n} | {h['chosen']} | {_r(s, 'random')} | {_r(s, 'asha')} | {_f(s['top5_pruned_pct'], 1)}% "
                  f"| {_f(e['ratio_vs_random'])} / {_f(e['ratio_vs_asha'])} / {_f(e['top5_pruned_pct'], 1)}% "
                  f"| {', '.join(met) or 'none'} |")
     L += ["", f"Chosen on all tables together (selection seeds): `{res['loto']['chosen_on_all']}`.", "",
+          f"### Before / after: `{BEFORE}` (the default until this suite) vs `engine` (conf/ now)", "",
+          "| table | before: vs random / vs ASHA / top-5 / misses | after: vs random / vs ASHA / top-5 / misses |",
+          "|---|---|---|"]
+    for n, rep in res["loto"]["report"].items():
+        if BEFORE in rep:
+            b, e = rep[BEFORE], rep["engine"]
+            L.append(f"| {n} | " + " | ".join(
+                f"{_r(x, 'random')} / {_r(x, 'asha')} / {_f(x['top5_pruned_pct'], 1)}% / {x['misses']}/{x['seeds']}"
+                for x in (b, e)) + " |")
+    L += ["",
           "### Rank-aware pruning (per table)", "",
           "Spearman rank correlation of the seed-mean eval loss at the first reports with the final one: over "
           "all configurations, and the range over groups of one LoRA rank (lr, batch vary) and of one lr "

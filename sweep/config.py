@@ -114,8 +114,8 @@ class PrunerConfig:
     n_startup_trials: int = 3  # median: trials that must finish before any pruning
     n_warmup_steps: int = 0  # every pruner: optimizer steps before a trial can be pruned
     interval_steps: int = 1
-    min_resource: int = 1  # hyperband / successive halving (in eval reports)
-    reduction_factor: int = 2
+    min_resource: int = 2  # hyperband / successive halving (in eval reports)
+    reduction_factor: int = 3
 
 
 @dataclass(frozen=True)
