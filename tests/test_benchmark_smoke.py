@@ -169,3 +169,23 @@ def test_engine_beats_random_search_and_the_published_figure_is_in_its_interval(
     published = json.loads(run.RESULTS_JSON.read_text())["summaries"]["engine"]
     assert published["seeds"] == 500
     assert low <= published["ratio_vs_random"] <= high, (published["ratio_vs_random"], low, high)
+
+
+def test_a_hit_against_a_baseline_that_missed_is_a_ratio_of_zero() -> None:
+    assert run.ratio(5.0, 10.0) == 0.5
+    assert run.ratio(5.0, math.inf) == 0.0  # the baseline's median run found nothing
+    assert math.isinf(run.ratio(math.inf, 10.0)) and math.isinf(run.ratio(math.inf, math.inf))
+
+
+def test_every_tables_oracle_ranks_on_the_seeds_all_its_configurations_have() -> None:
+    for name, path in suite.suite_paths():
+        t = replay.Table.load(path)
+        common = set.intersection(*(set(c["seeds"]) for c in t.configs.values()))
+        for key, c in t.configs.items():
+            if c.get("final") is None:
+                continue
+            on_common = sum(float(c["seeds"][s]["curve"][-1][1]) for s in common) / len(common)
+            assert c["final"] == pytest.approx(on_common, abs=1e-6), (name, key)
+            if len(c["seeds"]) > len(common) and not tables.load_spec(name).legacy:
+                every = sum(float(r["curve"][-1][1]) for r in c["seeds"].values()) / len(c["seeds"])
+                assert c["final_all_seeds"] == pytest.approx(every, abs=1e-6), (name, key)

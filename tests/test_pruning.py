@@ -67,3 +67,17 @@ def test_reporter_attached_in_another_process_uses_the_same_pruner(tmp_path):
     remote.report(10, 9.0)
     assert remote.should_prune()
     assert st.trials[-1].intermediate_values == {10: 9.0}
+
+
+def test_default_pruner_never_judges_a_trial_on_its_first_report(tmp_path):
+    """The default (benchmarks/RESULTS.md, table suite): successive halving whose first rung is the
+    second eval report, keeping the best third. A trial worst of all at its first report (a high
+    learning rate in warm-up) goes on; one still worst at its second report is pruned."""
+    _, _, st = _study(tmp_path, "train.eval_every=10")
+    assert isinstance(st.pruner, optuna.pruners.SuccessiveHalvingPruner)
+    for curve in ([2.2, 2.0, 1.8], [2.1, 1.9, 1.7], [2.0, 1.8, 1.6]):  # each the best so far
+        assert _run(st, curve) == "COMPLETE"
+    assert _run(st, [9.0, 1.5, 1.2]) == "COMPLETE"  # worst at step 10, best at step 20
+    assert _run(st, [9.0, 8.0, 7.0]) == "PRUNED"  # still worst at step 20
+    pruned = st.trials[-1]
+    assert max(pruned.intermediate_values) == 20
