@@ -102,7 +102,8 @@ def test_every_table_of_the_suite_is_built_and_matches_its_spec() -> None:
         grid = {task.config_key(v, t.names) for v in task.all_configs(space)}
         assert set(t.configs) <= grid
         if t.meta.get("partial") is None:
-            assert len(t.configs) == len(grid) >= 30, name
+            assert len(t.configs) == len(grid) >= suite.MIN_CONFIGS, name
+            assert name != "smollm2_chat" or len(grid) >= 30  # the real-model table (issue 15)
         if not spec.legacy:
             assert t.meta["task_fingerprint"] == tables.fingerprint(spec), f"{name}: frozen files changed"
             assert t.eval_every == spec_cadence(spec)
@@ -160,13 +161,17 @@ def test_cli_quick_prints_the_worst_tables_figures(slices: list[tuple[str, repla
 def test_engine_beats_random_search_and_the_published_figure_is_in_its_interval(table: replay.Table) -> None:
     seeds = list(range(30))
     random_search = next(c for c in run.BASELINES if c.name == "random")
-    engine = [r.cost_to_hit for r in replay.run_many(run.ENGINE, table, seeds)]
     rnd = [r.cost_to_hit for r in replay.run_many(random_search, table, seeds)]
-    assert not any(math.isinf(c) for c in engine)  # every engine run found a near-best configuration
-    figure = run.ratio(replay.quantile(engine, 0.5), replay.quantile(rnd, 0.5))
-    low, high = run.ratio_ci(engine, rnd)
-    assert low <= figure <= high < 1.0, (figure, low, high)  # less compute than random, 90% interval
-    published = json.loads(run.RESULTS_JSON.read_text())["summaries"]["engine"]
+    # RESULTS.md's 500-seed figures were generated before the table suite changed the default
+    # pruner: their `tpe+sh(rf=2)` row is the engine's settings then, pinned here
+    pinned = next(c for c in run.VARIANTS if c.name == "tpe+sh(rf=2)")
+    for contender in (run.ENGINE, pinned):
+        engine = [r.cost_to_hit for r in replay.run_many(contender, table, seeds)]
+        assert not any(math.isinf(c) for c in engine)  # every run found a near-best configuration
+        figure = run.ratio(replay.quantile(engine, 0.5), replay.quantile(rnd, 0.5))
+        low, high = run.ratio_ci(engine, rnd)
+        assert low <= figure <= high < 1.0, (contender.name, figure, low, high)  # less compute than random
+    published = json.loads(run.RESULTS_JSON.read_text())["summaries"]["tpe+sh(rf=2)"]
     assert published["seeds"] == 500
     assert low <= published["ratio_vs_random"] <= high, (published["ratio_vs_random"], low, high)
 
