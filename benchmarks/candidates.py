@@ -14,6 +14,16 @@ import optuna
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
+from sweep.study import first_rung, make_pruner
+
+
+def winners_bar(done: list[FrozenTrial], step: int, top_k: int, sign: float = 1.0) -> float | None:
+    """The worst (sign * value) eval loss at `step` among the `top_k` COMPLETE trials with the best
+    final values: what an eventual winner looked like then; None when none reported at `step`."""
+    best = sorted(done, key=lambda t: sign * t.value)[:top_k]
+    at_step = [sign * t.intermediate_values[step] for t in best if step in t.intermediate_values]
+    return max(at_step) if at_step else None
+
 
 class TopTrajectoryPruner(BasePruner):
     """Prune a trial that is slower than every good finished trial was at the same step.
@@ -59,12 +69,8 @@ class TopTrajectoryPruner(BasePruner):
         if math.isnan(value):
             return True
         sign = 1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else -1.0
-        best = sorted(done, key=lambda t: sign * t.value)[: self.top_k]
-        at_step = [t.intermediate_values[step] for t in best if step in t.intermediate_values]
-        if not at_step:
-            return False
-        bar = max(sign * v for v in at_step)
-        return sign * value > bar + self.margin * abs(bar)
+        bar = winners_bar(done, step, self.top_k, sign)
+        return bar is not None and sign * value > bar + self.margin * abs(bar)
 
 
 def top_trajectory(cfg: Any, space: Any, top_k: int = 3, n_startup_trials: int | None = None,
@@ -147,9 +153,8 @@ class ProtectedRungsPruner(BasePruner):
 def protected_rungs(cfg: Any, space: Any, growth: float = 2.0, first_keep: float = 0.5,
                     later_rf: float = 4.0, first_rung_evals: int | None = None) -> BasePruner:
     """`ProtectedRungsPruner` with rung 0 at the conf's first rung (min_resource eval reports)."""
-    evals = cfg.pruner.min_resource if first_rung_evals is None else first_rung_evals
-    return ProtectedRungsPruner(first_rung=max(evals * cfg.train.eval_every, cfg.pruner.n_warmup_steps, 1),
-                                growth=growth, first_keep=first_keep, later_rf=later_rf)
+    return ProtectedRungsPruner(first_rung=first_rung(cfg, first_rung_evals), growth=growth, first_keep=first_keep,
+                                later_rf=later_rf)
 
 
 def schedule_steps(space: Any) -> int | None:
@@ -164,7 +169,7 @@ def sh_progress(cfg: Any, space: Any, min_progress: float = 0.5, reduction_facto
     (rounded up to an eval report): on a short cosine schedule a high learning rate is worst
     at its first reports and best at the end, so rungs early in the schedule cut the winners."""
     every = cfg.train.eval_every
-    first = max(cfg.pruner.min_resource * every, cfg.pruner.n_warmup_steps, 1)
+    first = first_rung(cfg)
     total = schedule_steps(space)
     if total:
         first = max(first, every * math.ceil(min_progress * total / every))
@@ -199,13 +204,10 @@ class IncumbentGuard(BasePruner):
         value = trial.intermediate_values[step]
         if math.isnan(value):
             return True
-        best = sorted(done, key=lambda t: t.value)[: self.top_k]
-        at_step = [t.intermediate_values[step] for t in best if step in t.intermediate_values]
-        return not at_step or value > max(at_step)
+        bar = winners_bar(done, step, self.top_k)
+        return bar is None or value > bar
 
 
 def guarded(cfg: Any, space: Any, top_k: int = 3, n_startup_trials: int = 3) -> BasePruner:
     """`IncumbentGuard` around the engine's own pruner (conf/pruner)."""
-    from sweep.study import make_pruner
-
     return IncumbentGuard(make_pruner(cfg), top_k=top_k, n_startup_trials=n_startup_trials)

@@ -34,7 +34,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks import candidates, replay, tables
+from benchmarks import candidates, replay, run, tables
 from benchmarks.replay import AshaContender, Contender, OptunaContender, Table
 
 SUITE_JSON = tables.task.DATA_DIR / "suite.json"
@@ -122,8 +122,6 @@ def suite_paths(names: Sequence[str] | None = None, skipped: list[str] | None = 
 
 def describe(table: Table) -> dict[str, Any]:
     """What the suite table says about a table: size, partial build, hits, noise, cost."""
-    from benchmarks import run
-
     finals = table.finals()
     built = table.meta.get("built") or {}
     seeds_per = [len(c["seeds"]) for c in table.configs.values()]
@@ -139,15 +137,11 @@ def describe(table: Table) -> dict[str, Any]:
 
 def replay_table(path: Path, contenders: Sequence[Contender], seeds: Sequence[int], workers: int
                  ) -> dict[str, list[replay.RunResult]]:
-    from benchmarks import run
-
     return run.replay_contenders(contenders, path, seeds, workers=workers)
 
 
 def figures(runs: dict[str, list[replay.RunResult]], table: Table) -> dict[str, dict[str, Any]]:
     """run.summaries, per contender (ratios with 90% intervals, top-5 pruned)."""
-    from benchmarks import run
-
     return run.summaries(runs, table)
 
 
@@ -195,8 +189,6 @@ def leave_one_out(paths: list[tuple[str, Path]], seeds: int, workers: int) -> di
 
 
 def _spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    from benchmarks import run
-
     return run.spearman(a, b) if len(a) >= 3 else math.nan
 
 
@@ -217,7 +209,8 @@ def rank_aware(table: Table) -> dict[str, Any]:
     def sp(sub: list[str], i: int) -> float:
         return round(_spearman([curves[k][i][1] for k in sub], [final[k] for k in sub]), 3)
 
-    out["all"] = {str(steps[i]): sp(keys, i) for i in rungs}
+    every = run.early_rank_correlation(table)
+    out["all"] = {str(steps[i]): every[str(steps[i])] for i in rungs}
     for dim in ("lora_r", "learning_rate"):
         groups: dict[Any, list[str]] = {}
         for k in keys:
@@ -266,8 +259,6 @@ def run_suite(seeds: int, workers: int, names: Sequence[str] | None = None) -> d
         t = Table.load(p)
         res["tables"][n] = {"describe": describe(t), "rank_aware": rank_aware(t)}
     res["loto"] = leave_one_out(paths, seeds, workers)
-    from benchmarks import run
-
     for n, p in paths:
         t = Table.load(p)
         eng = run.replay_contenders([OptunaContender("engine")], p, list(range(REPORT_SEEDS_BASE,
@@ -390,8 +381,6 @@ def write_block(md: str, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks import run
-
     ap = argparse.ArgumentParser(prog="python -m benchmarks.suite", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=200, help="replay seeds, for selection and for the report each")

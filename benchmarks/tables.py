@@ -234,16 +234,16 @@ def build(spec: Spec, workers: int) -> dict[str, Any]:
 
 
 def aggregate(spec: Spec) -> dict[str, Any]:
-    """Journal -> table.json: per-seed curves, the mean over each configuration's seeds, metadata.
+    """Journal -> table.json: per-seed curves, each configuration's mean curve, metadata.
 
-    Configurations have different numbers of seeds (the top ones more). A configuration's final
-    (the oracle's figure) is the mean over the COMMON seeds, those every trained configuration
-    has: a seed fixes the data order and the adapter's init, and its effect is largely shared by
-    all configurations (smollm2_chat: seed 1 is worse than seed 0 by 0.08-0.17 for each of its
-    top 4), so a mean over more seeds for the top ones only would rank them against the others
-    unfairly. The mean over all of a configuration's seeds is kept as `final_all_seeds`; the
-    extra seeds measure noise (`run.seed_noise`) and give replays their single-seed curves. A
-    configuration not trained yet is absent (partial table).
+    Configurations have different numbers of seeds (the top ones more). A configuration's mean
+    curve and its final (the oracle's figure) are over the COMMON seeds, those every trained
+    configuration has: a seed fixes the data order and the adapter's init, and its effect is
+    largely shared by all configurations (smollm2_chat: seed 1 is worse than seed 0 by 0.08-0.17
+    for each of its top 4), so a mean over more seeds for the top ones only would rank them
+    against the others unfairly. The final over all of a configuration's seeds is kept as
+    `final_all_seeds`; the extra seeds measure noise (`run.seed_noise`) and give replays their
+    single-seed curves. A configuration not trained yet is absent (partial table).
     """
     if spec.legacy:
         raise SystemExit(f"{spec.name} is built by `python -m benchmarks.reference` (its own journal)")
@@ -251,29 +251,24 @@ def aggregate(spec: Spec) -> dict[str, Any]:
     runs = reference.read_journal(spec.journal)
     cfg = spec_config(spec)
     space = task.task_space(cfg)
-    configs: dict[str, Any] = {}
+    trained: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     for values in task.all_configs(space):
         key = task.config_key(values, names_)
         per_seed = {str(s): {k: r.get(k) for k in ("curve", "status", "end_step", "train_time_s", "eval_time_s",
                                                    "wall_s")}
                     for (k2, s), r in sorted(runs.items(), key=lambda x: x[0][1]) if k2 == key}
-        if not per_seed:
-            continue
-        ok = [r["curve"] for r in per_seed.values() if r["status"] == "ok"]
-        entry: dict[str, Any] = {"values": values, "seeds": per_seed}
-        if len(ok) == len(per_seed):
-            entry["mean_curve"] = [[s, round(v, 6)] for s, v in reference.mean_curve(ok)]
+        if per_seed:
+            trained[key] = (values, per_seed)
+    common = sorted(set.intersection(*(set(p) for _, p in trained.values()))) if trained else []
+    configs: dict[str, Any] = {}
+    for key, (values, per_seed) in trained.items():
+        entry: dict[str, Any] = {"values": values, "seeds": per_seed, "final": None}
+        if all(r["status"] == "ok" for r in per_seed.values()):
+            mean = reference.mean_curve([per_seed[s]["curve"] for s in common])
+            entry["mean_curve"] = [[s, round(v, 6)] for s, v in mean]
             entry["final"] = entry["mean_curve"][-1][1]
-        else:
-            entry["final"] = None
+            entry["final_all_seeds"] = round(reference.mean_curve([r["curve"] for r in per_seed.values()])[-1][1], 6)
         configs[key] = entry
-    common = set.intersection(*(set(e["seeds"]) for e in configs.values())) if configs else set()
-    for entry in configs.values():
-        if entry["final"] is None:
-            continue
-        entry["final_all_seeds"] = entry["final"]
-        on = [entry["seeds"][s]["curve"] for s in sorted(common)]
-        entry["final"] = round(reference.mean_curve(on)[-1][1], 6) if on else entry["final"]
     old = json.loads(spec.table_path.read_text()) if spec.table_path.is_file() else {}
     walls = [r["wall_s"] for r in runs.values() if r.get("wall_s")]
     fixed = space.fixed if hasattr(space, "fixed") else {}

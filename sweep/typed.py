@@ -26,10 +26,6 @@ def to_plain(obj: Any) -> Any:
     return obj
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
-
-
 def coerce(tp: Any, value: Any, key: str, problems: Problems) -> Any:
     """Check `value` against the annotation `tp`, converting where it is lossless.
 
