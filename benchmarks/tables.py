@@ -73,6 +73,10 @@ class Spec:
         return reference.JOURNAL if self.legacy else self.dir / "journal.jsonl"
 
 
+# Recorded by runs with cooldown branches (benchmarks.task.train_config), kept per seed when present.
+RECORDED = ("branch_curve", "branch_steps", "rows")
+
+
 def _resolve(text: str, d: Path) -> str:
     return text.replace("{dir}", str(d)).replace("{root}", str(ROOT))
 
@@ -159,11 +163,13 @@ def _configs(spec: Spec) -> tuple[list[str], list[dict[str, Any]]]:
     names_ = [p.name for p in space.params]
     configs = task.all_configs(space)
 
-    def prio(values: dict[str, Any]) -> tuple[int, ...]:  # `order:` values first, in the order given
-        return tuple(spec.order[n].index(values[n]) if values[n] in spec.order[n] else len(spec.order[n])
-                     for n in spec.order)
+    return names_, sorted(configs, key=lambda v: _priority(spec, v))  # stable: grid order within a priority
 
-    return names_, sorted(configs, key=prio)  # stable: grid order within a priority
+
+def _priority(spec: Spec, values: dict[str, Any]) -> tuple[int, ...]:
+    """`order:` values first, in the order given."""
+    return tuple(spec.order[n].index(values[n]) if values[n] in spec.order[n] else len(spec.order[n])
+                 for n in spec.order)
 
 
 def top_keys(spec: Spec, runs: dict[tuple[str, int], dict[str, Any]], keys: list[str]) -> list[str] | None:
@@ -182,7 +188,11 @@ def work_items(spec: Spec, runs: dict[tuple[str, int], dict[str, Any]]) -> list[
     """Phase 1: every configuration x `spec.seeds`; phase 2 (once phase 1 is complete): the top-n
     configurations x `spec.top_seeds`."""
     names_, configs = _configs(spec)
-    items = [(s, v) for s in spec.seeds for v in configs]
+    # `order:` priority first, then seed: an interrupted build leaves the first-priority
+    # configurations complete with every seed (configs are sorted by that priority)
+    prio = [_priority(spec, v) for v in configs]
+    items = [(s, v) for p in sorted(set(prio)) for s in spec.seeds
+             for v, pv in zip(configs, prio, strict=True) if pv == p]
     keys = [task.config_key(v, names_) for v in configs]
     top = top_keys(spec, runs, keys)
     if top:
@@ -255,7 +265,7 @@ def aggregate(spec: Spec) -> dict[str, Any]:
     for values in task.all_configs(space):
         key = task.config_key(values, names_)
         per_seed = {str(s): {k: r.get(k) for k in ("curve", "status", "end_step", "train_time_s", "eval_time_s",
-                                                   "wall_s")}
+                                                   "wall_s", *(x for x in RECORDED if x in r))}
                     for (k2, s), r in sorted(runs.items(), key=lambda x: x[0][1]) if k2 == key}
         if per_seed:
             trained[key] = (values, per_seed)

@@ -160,11 +160,21 @@ def train_config(cfg: Any, space: Any, values: dict[str, Any]) -> dict[str, Any]
         result = run_trial(cfg, params, rep)
         out.update(train_time_s=result["train_time_s"], eval_time_s=result["eval_time_s"],
                    end_step=result["steps"])
+        ran = result
     except TrialDiverged as exc:
         m = re.search(r"at step (\d+)", str(exc))
         out.update(status="diverged", reason=str(exc),
                    end_step=int(m.group(1)) if m else (rep.evals[-1][0] if rep.evals else 0))
-    out["curve"] = [[s, v] for s, v in rep.evals]
+        ran = getattr(exc, "trial_stats", None) or {}
+    # With cooldown branches (train.cooldown_steps, train.cooldown_eval_prefix): `curve` is the run
+    # itself at every report, `branch_curve` what the branches reported where they ran.
+    prefix = dict(ran.get("prefix_history") or ())
+    out["curve"] = [[s, prefix.get(s, v)] for s, v in rep.evals]
+    if prefix:
+        out["branch_curve"] = [[s, v] for s, v in rep.evals if s in prefix]
+        out["branch_steps"] = int(ran.get("branch_steps") or 0)
+    if rep.attrs.get("eval_rows"):
+        out["rows"] = rep.attrs["eval_rows"]  # per-row NLL sums of every eval (sweep.noise)
     out["wall_s"] = round(time.perf_counter() - t0, 3)
     if any(not math.isfinite(v) for _, v in rep.evals):
         out["status"] = "diverged"

@@ -155,6 +155,11 @@ class TrainConfig:
     num_threads: int | None = None  # torch threads in a trial; None: 1 for tiny models on CPU
     divergence_factor: float = 3.0  # loss above factor x initial loss = diverged
     log_every: int = 0  # 0: progress only at evals
+    # Fidelity (DESIGN.md decision 9): at each eval report before the end, report the loss after a
+    # cooldown branch of this many steps (lr decayed linearly to 0 from its current value) instead
+    # of the run's own; 0: the run's own loss. Branch steps count in the trial's cost.
+    cooldown_steps: int = 0
+    cooldown_eval_prefix: bool = False  # also evaluate the run itself at branched reports (benchmark tables)
 
 
 @dataclass(frozen=True)
@@ -244,6 +249,8 @@ def validate(cfg: SweepConfig, problems: Problems) -> None:
             problems.add("train.eval_batch_size", t.eval_batch_size, "must be at least 1 (or null: the micro batch)")
         if isinstance(t.eval_every, int) and t.eval_every < 1:
             problems.add("train.eval_every", t.eval_every, "must be at least 1")
+        if isinstance(t.cooldown_steps, int) and t.cooldown_steps < 0:
+            problems.add("train.cooldown_steps", t.cooldown_steps, "must be 0 (no branches) or more")
     d = cfg.data
     if d is not None:
         if isinstance(d.max_seq_len, int) and d.max_seq_len < 8:

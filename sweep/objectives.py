@@ -34,6 +34,17 @@ def nll_sum(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, i
     return loss, int((shift_labels != IGNORE).sum())
 
 
+def nll_per_row(logits: torch.Tensor, labels: torch.Tensor) -> tuple[list[float], list[int]]:
+    """Each sequence's summed next-token NLL and label count: an eval report's rows, from which
+    its standard error and paired differences between trials are computed (sweep.noise)."""
+    shift_logits = logits[:, :-1, :].float()
+    shift_labels = labels[:, 1:]
+    per_token = F.cross_entropy(shift_logits.transpose(1, 2), shift_labels, ignore_index=IGNORE,
+                                reduction="none")
+    mask = shift_labels != IGNORE
+    return (per_token * mask).sum(-1).tolist(), mask.sum(-1).tolist()
+
+
 def log1mexp(x: torch.Tensor) -> torch.Tensor:
     """log(1 - exp(x)) for x < 0, accurate over the whole range (Maechler, 2012).
 

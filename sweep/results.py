@@ -28,7 +28,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweep.config import SweepConfig, to_plain
 from sweep.search_space import SearchSpace, TrialParams
 
-HIDDEN_ATTRS = ("eval_history", "oom_fallbacks", "config")
+HIDDEN_ATTRS = ("eval_history", "oom_fallbacks", "config", "eval_rows", "prefix_history")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

@@ -28,11 +28,11 @@ import yaml
 
 from sweep.config import SEARCH_SPACE_DIR, SweepConfig
 from sweep.errors import ConfigError, Problem, Problems
+from sweep.schedules import SCHEDULERS
 from sweep.templates import TEMPLATES
 from sweep.typed import coerce
 
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "sgd")
-SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 
 
 @dataclass(frozen=True)

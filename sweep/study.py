@@ -490,7 +490,7 @@ class StudyReporter:
         for k, v in attrs.items():
             self.trial.set_user_attr(k, v)
         if self.tracker is not None:
-            self.tracker.log_config(attrs)
+            self.tracker.log_config({k: v for k, v in attrs.items() if k != "eval_rows"})  # rows: the study's
 
     def progress(self, info: dict[str, Any]) -> None:
         if self.tracker is not None:

@@ -92,7 +92,8 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
         micro_batch_size=micro, total_steps=steps, eval_every=cfg.train.eval_every, seed=cfg.seed,
         objective=cfg.objective, orpo_lambda=params.orpo_lambda,
         divergence_factor=cfg.train.divergence_factor, eval_batch_size=cfg.train.eval_batch_size,
-        answer_logits_only=backend_name != "unsloth")  # Unsloth patches the forward: leave it whole
+        answer_logits_only=backend_name != "unsloth",  # Unsloth patches the forward: leave it whole
+        cooldown_steps=cfg.train.cooldown_steps, eval_prefix_at_branches=cfg.train.cooldown_eval_prefix)
     trainer = Trainer(model, train_ds, eval_ds, spec, tokenizer.pad_token_id, reporter, device)
     try:
         result = trainer.fit()
@@ -122,4 +123,6 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
         "gradient_accumulation_steps": result.gradient_accumulation_steps,
         "oom_fallbacks": result.fallbacks,
         "eval_history": result.eval_history,
+        "branch_steps": result.branch_steps,
+        "prefix_history": result.prefix_history,
     }

@@ -20,9 +20,10 @@ from typing import Any, Protocol
 
 import torch
 
+from sweep import schedules
 from sweep.errors import OutOfMemoryAtMinimum, TrialDiverged, TrialPruned
 from sweep.memory import largest_divisor_at_most
-from sweep.objectives import IGNORE, nll_sum, orpo_odds_ratio_loss, token_logprobs
+from sweep.objectives import IGNORE, nll_per_row, nll_sum, orpo_odds_ratio_loss, token_logprobs
 
 # Test hooks (unset = off). SWEEP_FAULT_OOM_ABOVE_MICRO_BATCH=N: every micro batch above N runs
 # out of memory (0: even micro batch 1); SWEEP_FAULT_OOM_FROM_STEP=k: only from optimizer step k on
@@ -73,6 +74,8 @@ class TrainResult:
     gradient_accumulation_steps: int
     fallbacks: list[dict[str, int]] = field(default_factory=list)
     peak_memory_mb: float = 0.0
+    branch_steps: int = 0  # optimizer steps spent in cooldown branches (not in `steps`)
+    prefix_history: list[tuple[int, float]] = field(default_factory=list)  # main run at branched rungs
 
     @property
     def tokens_per_s(self) -> float:
@@ -187,6 +190,10 @@ class TrainSpec:
     divergence_factor: float = 3.0
     eval_batch_size: int | None = None  # None: the micro batch
     answer_logits_only: bool = True  # the LM head only where a labelled token is predicted
+    # Fidelity: at each eval report before the end (a WSD run: before its decay), report the loss
+    # after a `cooldown_steps`-step decay branch instead of the main run's (0: no branches).
+    cooldown_steps: int = 0
+    eval_prefix_at_branches: bool = False  # also evaluate the main run there (benchmark tables)
 
 
 @torch.no_grad()
@@ -225,6 +232,12 @@ class Trainer:
         self.train_time_s = 0.0
         self.eval_time_s = 0.0
         self.fallbacks: list[dict[str, Any]] = []
+        self.branch_steps = 0
+        self.prefix_history: list[tuple[int, float]] = []
+        # every eval's per-row NLL sums, keyed "main:STEP" / "branch:STEP" / "prefix:STEP", and
+        # "tokens": each row's label count (the same rows in every trial: sweep.noise pairs them)
+        self.eval_rows: dict[str, list[float]] = {}
+        self.last_eval_rows: list[float] = []
         # Test hook: unset (or empty) = off; N = every micro batch above N "runs out of memory"
         # (so 0 makes even micro batch 1 fail).
         raw = os.environ.get(FAULT_OOM_ENV, "").strip()
@@ -252,7 +265,8 @@ class Trainer:
 
     def _order(self) -> list[int]:
         """The example order of the whole run: seeded epochs, independent of the micro batch."""
-        need = self.spec.total_steps * self.spec.effective_batch_size
+        # a cooldown branch at the last rung reads up to `cooldown_steps` batches past the end
+        need = (self.spec.total_steps + self.spec.cooldown_steps) * self.spec.effective_batch_size
         rng = random.Random(self.spec.seed)
         order: list[int] = []
         while len(order) < need:
@@ -263,49 +277,20 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> TrainResult:
-        from transformers import get_scheduler
-
         s = self.spec
         optimizer = self._optimizer()
-        scheduler = get_scheduler(s.lr_scheduler, optimizer,
-                                  num_warmup_steps=int(round(s.warmup_ratio * s.total_steps)),
-                                  num_training_steps=s.total_steps)
+        warmup = schedules.warmup_steps(s.warmup_ratio, s.total_steps)
+        scheduler = schedules.make(s.lr_scheduler, optimizer, warmup, s.total_steps)
+        branch_until = schedules.stable_until(s.lr_scheduler, warmup, s.total_steps)
         order = self._order()
         evals: list[tuple[int, float]] = []
         losses: list[tuple[int, float]] = []
-        fallbacks = self.fallbacks
         first_loss: float | None = None
         self.model.train()
         for step in range(1, s.total_steps + 1):
             self.step = step
-            t0 = time.perf_counter()
-            batch = [self.train_data[i] for i in order[(step - 1) * s.effective_batch_size: step * s.effective_batch_size]]
-            while True:
-                oom = False
-                try:
-                    loss, n_tok = self._accumulate(batch)
-                except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
-                    if not is_oom(exc):
-                        raise
-                    oom = True  # handled below: inside `except`, the traceback holds the activations
-                if not oom:
-                    break
-                # the whole step again at a smaller micro batch: drop its partial gradients
-                optimizer.zero_grad(set_to_none=True)
-                free_memory()
-                smaller = next_micro_batch(s.effective_batch_size, self.micro)
-                if smaller is None:
-                    raise OutOfMemoryAtMinimum(f"out of memory at micro batch 1 (step {step})")
-                fallbacks.append({"step": step, "from_micro_batch": self.micro, "to_micro_batch": smaller})
-                self.micro = smaller
-            if s.max_grad_norm and s.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad],
-                                               s.max_grad_norm)
-            optimizer.step()
+            loss = self._train_step(optimizer, self._batch(order, step))
             scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            self.train_time_s += time.perf_counter() - t0
-            self.train_tokens += n_tok
             self.steps_done = step
             if self.fault_nan_at and step >= self.fault_nan_at:
                 loss = float("nan")
@@ -318,24 +303,109 @@ class Trainer:
                 raise TrialDiverged(f"training loss {loss:.3g} at step {step} exceeds "
                                     f"{s.divergence_factor:g}x the first loss {first_loss:.3g}")
             if step % s.eval_every == 0 or step == s.total_steps:
-                t1 = time.perf_counter()
-                value = self.evaluate()
-                self.eval_time_s += time.perf_counter() - t1
+                branch = s.cooldown_steps > 0 and step < s.total_steps and step <= branch_until
+                if branch and s.eval_prefix_at_branches:
+                    self.prefix_history.append((step, self._timed_eval(step, "prefix")))
+                value = (self._cooldown_branch(optimizer, order, step) if branch
+                         else self._timed_eval(step, "main"))
                 evals.append((step, value))
                 if not math.isfinite(value):
                     raise TrialDiverged(f"eval loss is {value} at step {step}")
                 self.reporter.report(step, value)
+                self.reporter.set_attrs({"eval_rows": self.eval_rows})
                 self.reporter.progress({"step": step, "total_steps": s.total_steps, "eval_loss": value,
-                                        "train_loss": loss, "micro_batch_size": self.micro})
+                                        "train_loss": loss, "micro_batch_size": self.micro,
+                                        "branch_steps": self.branch_steps})
                 if step < s.total_steps and self.reporter.should_prune():
                     raise TrialPruned(f"pruned at step {step} (eval loss {value:.4f})")
         return TrainResult(
             final_eval_loss=evals[-1][1], best_eval_loss=min(v for _, v in evals), steps=s.total_steps,
             eval_history=evals, train_loss_history=losses, train_tokens=self.train_tokens,
             train_time_s=self.train_time_s, eval_time_s=self.eval_time_s, micro_batch_size=self.micro,
-            gradient_accumulation_steps=s.effective_batch_size // self.micro, fallbacks=fallbacks,
-            peak_memory_mb=peak_memory_mb(self.device),
+            gradient_accumulation_steps=s.effective_batch_size // self.micro, fallbacks=self.fallbacks,
+            peak_memory_mb=peak_memory_mb(self.device), branch_steps=self.branch_steps,
+            prefix_history=list(self.prefix_history),
         )
+
+    def _batch(self, order: list[int], step: int) -> list[dict]:
+        """The examples of optimizer step `step` (1-based): the same in every trial with this seed."""
+        n = self.spec.effective_batch_size
+        return [self.train_data[i] for i in order[(step - 1) * n: step * n]]
+
+    def _train_step(self, optimizer, batch: list[dict]) -> float:
+        """One optimizer step over the effective batch (with OOM fallback); returns its loss."""
+        s = self.spec
+        t0 = time.perf_counter()
+        while True:
+            oom = False
+            try:
+                loss, n_tok = self._accumulate(batch)
+            except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+                if not is_oom(exc):
+                    raise
+                oom = True  # handled below: inside `except`, the traceback holds the activations
+            if not oom:
+                break
+            # the whole step again at a smaller micro batch: drop its partial gradients
+            optimizer.zero_grad(set_to_none=True)
+            free_memory()
+            smaller = next_micro_batch(s.effective_batch_size, self.micro)
+            if smaller is None:
+                raise OutOfMemoryAtMinimum(f"out of memory at micro batch 1 (step {self.step})")
+            self.fallbacks.append({"step": self.step, "from_micro_batch": self.micro, "to_micro_batch": smaller})
+            self.micro = smaller
+        if s.max_grad_norm and s.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad],
+                                           s.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        self.train_time_s += time.perf_counter() - t0
+        self.train_tokens += n_tok
+        return loss
+
+    def _timed_eval(self, step: int, kind: str) -> float:
+        t1 = time.perf_counter()
+        value = self.evaluate()
+        self.eval_time_s += time.perf_counter() - t1
+        self.eval_rows[f"{kind}:{step}"] = [round(x, 5) for x in self.last_eval_rows]
+        return value
+
+    def _cooldown_branch(self, optimizer, order: list[int], step: int) -> float:
+        """The loss this run would reach if its schedule ended now (Hägele et al., 2024).
+
+        Forks the trainable weights, the optimizer state (with its learning rates) and the RNG,
+        trains `cooldown_steps` more steps on the batches that come next while the learning rate
+        decays linearly from its current value (`schedules.cooldown_factors`), evaluates, and
+        restores the fork: the main run continues exactly as if there had been no branch
+        (tests/test_cooldown.py checks it bit for bit). Branch steps are counted in
+        `branch_steps` and in the trial's train time and tokens: they are compute it paid for.
+        """
+        import copy
+
+        s = self.spec
+        params = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+        weights = {n: p.detach().clone() for n, p in params.items()}
+        opt_state = copy.deepcopy(optimizer.state_dict())
+        rng = torch.get_rng_state()
+        cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+        base_lrs = [g["lr"] for g in optimizer.param_groups]
+        try:
+            for j, factor in enumerate(schedules.cooldown_factors(s.cooldown_steps)):
+                for g, lr in zip(optimizer.param_groups, base_lrs, strict=True):
+                    g["lr"] = lr * factor
+                loss = self._train_step(optimizer, self._batch(order, step + 1 + j))
+                self.branch_steps += 1
+                if not math.isfinite(loss):
+                    raise TrialDiverged(f"training loss is {loss} in the cooldown branch at step {step}")
+            return self._timed_eval(step, "branch")
+        finally:
+            with torch.no_grad():
+                for n, p in params.items():
+                    p.copy_(weights[n])
+            optimizer.load_state_dict(opt_state)
+            torch.set_rng_state(rng)
+            if cuda_rng is not None:
+                torch.cuda.set_rng_state_all(cuda_rng)
 
     def _accumulate(self, batch: list[dict]) -> tuple[float, int]:
         """Forward/backward over micro batches; returns the step's loss and token count."""
@@ -389,7 +459,8 @@ class Trainer:
 
     def stats(self) -> dict[str, Any]:
         """What the trial ran so far: recorded on pruned and failed trials too."""
-        return {"steps": self.steps_done,
+        return {"steps": self.steps_done, "branch_steps": self.branch_steps,
+                "prefix_history": list(self.prefix_history),
                 "tokens_per_s": round(self.train_tokens / self.train_time_s, 1) if self.train_time_s > 0 else 0.0,
                 "train_time_s": round(self.train_time_s, 3), "eval_time_s": round(self.eval_time_s, 3),
                 "peak_memory_mb": round(peak_memory_mb(self.device), 1), "oom_fallbacks": list(self.fallbacks)}
@@ -404,6 +475,8 @@ class Trainer:
         """
         self.model.eval()
         total, count = 0.0, 0
+        rows: list[float] = []
+        tokens: list[int] = []
         start = 0
         try:
             while start < len(self.eval_data):
@@ -416,8 +489,11 @@ class Trainer:
                     b = self._to_device(collate(self.eval_data[start: start + size], self.pad_id))
                     logits, labels = answer_logits(self.model, b, self.answers_only)
                     nll, n = nll_sum(logits, labels)
+                    row_nll, row_n = nll_per_row(logits, labels)
                     total += float(nll)
                     count += int(n)
+                    rows += row_nll
+                    tokens += row_n
                     del b, logits, labels, nll  # the next chunk gets this chunk's memory
                 except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
                     if not is_oom(exc):
@@ -434,4 +510,6 @@ class Trainer:
                 self.eval_batch = size // 2
         finally:
             self.model.train()
+        self.last_eval_rows = rows
+        self.eval_rows["tokens"] = tokens
         return total / max(count, 1)
