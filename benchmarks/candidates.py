@@ -14,7 +14,7 @@ import optuna
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep.study import first_rung, make_pruner
+from sweep.pruning import first_rung, make_pruner
 
 
 def winners_bar(done: list[FrozenTrial], step: int, top_k: int, sign: float = 1.0) -> float | None:

@@ -146,7 +146,7 @@ def ask_tell_timing(n_trials: int = 1000, measure_last: int = 20, prefill: bool 
     cfg = task.task_config(seed=0, output_dir=str(tmp), study_name="asktell", extra=extra)
     space = task.task_space(cfg)
     cfg.study_dir.mkdir(parents=True, exist_ok=True)
-    st = sweep_study.open_study(cfg, space)
+    st = sweep_study.create_or_load(cfg, space)
     rng = random.Random(0)
     steps = list(range(task.EVAL_EVERY, task.MAX_STEPS + 1, task.EVAL_EVERY))
     n_timed = measure_last if prefill else n_trials
@@ -193,7 +193,7 @@ def ask_tell_timing(n_trials: int = 1000, measure_last: int = 20, prefill: bool 
         ask_s.append(t1 - t0)
     tail = times[-measure_last:]
     out = {
-        "n_trials": len(st.get_trials(deepcopy=False)), "storage": f"{storage} (sweep.study.make_storage)",
+        "n_trials": len(st.get_trials(deepcopy=False)), "storage": f"{storage} (sweep.storage.make_storage)",
         "sampler": type(st.sampler).__name__, "pruner": type(st.pruner).__name__,
         "prefilled": prefill, "prefill_s": round(t_fill, 1),
         "per_trial_ms_median": round(1000 * statistics.median(tail), 1),
@@ -235,7 +235,7 @@ def ours_tokens_per_s(steps: int = 60, batch: int = 8) -> dict[str, Any]:
     """Our `Trainer` (the loop every trial runs): tokens/s over `steps` optimizer steps."""
     import torch
 
-    from sweep.train import Trainer, TrainSpec
+    from sweep.training import Trainer, TrainSpec
     from sweep.trial import seed_everything
 
     torch.set_num_threads(1)
@@ -261,7 +261,7 @@ def hf_tokens_per_s(steps: int = 60, batch: int = 8) -> dict[str, Any]:
     from transformers import Trainer as HFTrainer
     from transformers import TrainerCallback, TrainingArguments
 
-    from sweep.train import collate
+    from sweep.training import collate
     from sweep.trial import seed_everything
 
     torch.set_num_threads(1)

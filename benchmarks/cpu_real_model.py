@@ -63,12 +63,12 @@ def _params(steps: int):
 
 
 def one_ours(dtype: str, threads: int, steps: int, micro: int, answers_only: bool = True) -> dict[str, Any]:
-    from sweep import train
+    from sweep import training
     from sweep.config import load_config
     from sweep.trial import run_trial
 
     if not answers_only:  # the trainer as it was: the LM head over every position
-        train.supports_logits_to_keep = lambda model: False
+        training.supports_logits_to_keep = lambda model: False
 
     cfg = load_config([*BASE, f"model.dtype={dtype}", f"train.num_threads={threads}",
                        f"train.micro_batch_size={micro}", f"train.eval_every={steps}"])
@@ -86,7 +86,7 @@ def one_hf(dtype: str, threads: int, steps: int, micro: int) -> dict[str, Any]:
 
     from sweep import backends, data, models, templates
     from sweep.config import load_config
-    from sweep.train import collate
+    from sweep.training import collate
     from sweep.trial import lora_settings
 
     torch.set_num_threads(threads)
@@ -155,7 +155,7 @@ def one_live(dtype: str, micro: int) -> dict[str, Any]:
 
     from sweep import backends, data, memory, models, templates
     from sweep.config import load_config
-    from sweep.train import NullReporter, Trainer, TrainSpec
+    from sweep.training import NullReporter, Trainer, TrainSpec
     from sweep.trial import lora_settings
 
     torch.set_num_threads(2)

@@ -17,7 +17,7 @@ configuration proposed twice in one run gives the same curve (as in a real sweep
 decisions see single-seed noise, while a hit is judged on the seed-averaged final loss.
 
 Contenders (all built from this project's code paths or the libraries' own classes):
-- `engine`: `sweep.study.make_sampler` / `make_pruner` from `load_config` with the task's
+- `engine`: `sweep.sampling.make_sampler` / `sweep.pruning.make_pruner` from `load_config` with the task's
   overrides (the engine's defaults: TPE, 5 start-up trials, median pruner, 3 start-up trials);
 - `tpe+median`, `tpe+hyperband`, `tpe+successive_halving`: the same with `pruner=...`;
 - `random` (no pruning), `grid` (Optuna's GridSampler, shuffled, no pruning);
@@ -289,7 +289,7 @@ class OptunaContender:
     name: str
     overrides: tuple[str, ...] = ()
     enqueue: tuple[dict[str, Any], ...] = ()
-    pass_max_steps: bool = False  # the engine's open_study passes none: hyperband's max is "auto"
+    pass_max_steps: bool = False  # the engine's study.create_or_load gets none: hyperband's max is "auto"
     # candidate engine changes that conf cannot express yet: (cfg, space) -> sampler / pruner
     sampler_factory: Callable[[Any, Any], Any] | None = None
     pruner_factory: Callable[[Any, Any], Any] | None = None
@@ -310,7 +310,8 @@ class OptunaContender:
     def run(self, table: Table, seed: int, max_trials: int, setup: tuple[Any, Any] | None = None) -> RunResult:
         import optuna
 
-        from sweep.study import make_pruner, make_sampler
+        from sweep.pruning import make_pruner
+        from sweep.sampling import make_sampler
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         cfg, space = setup or self.setup(table)

@@ -179,7 +179,7 @@ def render(r: dict[str, Any], notes: str) -> str:
         if r.get("cli_startup_s") is not None:
             L.append(f"- Process start + imports (`python -m sweep` pays it once): {r['cli_startup_s']} s.")
     if at:
-        L.append(f"- ask+tell with the engine's {at['sampler']} + {at['pruner']} on SQLite (`sweep.study.make_storage`), "
+        L.append(f"- ask+tell with the engine's {at['sampler']} + {at['pruner']} on SQLite (`sweep.storage.make_storage`), "
                  f"dummy objective (6 user attrs, 9 reports each followed by should_prune), at "
                  f"{at['n_trials']} trials: median {at['per_trial_ms_median']} ms per trial (p90 "
                  f"{at['per_trial_ms_p90']} ms; ask+sample {at['ask_ms_median']} ms); "

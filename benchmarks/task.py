@@ -120,7 +120,7 @@ def all_configs(space: Any) -> list[dict[str, Any]]:
 
 @dataclass
 class RecordingReporter:
-    """A `sweep.train.Reporter` that records eval losses and never prunes."""
+    """A `sweep.training.Reporter` that records eval losses and never prunes."""
 
     evals: list[tuple[int, float]] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
@@ -189,7 +189,7 @@ def initial_eval_loss(cfg: Any, space: Any) -> float:
     import torch
 
     from sweep import backends, data, models, templates
-    from sweep.train import Trainer, TrainSpec
+    from sweep.training import Trainer, TrainSpec
     from sweep.trial import lora_settings
 
     torch.set_num_threads(1)

@@ -3,7 +3,7 @@
 Builds a random-init Llama of about 200M parameters from a `LlamaConfig` (no hub, no internet)
 with the project's tiny tokenizer, saves it to a temporary folder, then trains it once per
 backend on the same synthetic data with the same seed and settings, through the project's own
-`Backend.load` and shared `sweep.train.Trainer`. Prints tokens/s, peak GPU memory and the
+`Backend.load` and shared `sweep.training.Trainer`. Prints tokens/s, peak GPU memory and the
 train/eval loss curves side by side, and writes everything as JSON (`--out`, default
 `$OUT/gpu_backends.json` when `$OUT` is set).
 
@@ -266,7 +266,7 @@ def train_one(args: argparse.Namespace) -> dict[str, Any]:
     from sweep import backends
     from sweep.backends.peft import LoraSettings
     from sweep.config import ModelConfig
-    from sweep.train import NullReporter, Trainer, TrainSpec
+    from sweep.training import NullReporter, Trainer, TrainSpec
     from sweep.trial import seed_everything
 
     seed_everything(args.seed)

@@ -10,7 +10,7 @@ transformers config, fed random token ids, so no hub and no tokenizer):
 
 Sections (each runs on its own; one that fails is reported and the next still runs):
 1. oom       a micro batch far too big for the GPU raises a real CUDA OOM inside
-             `sweep.train.Trainer`; the trainer halves the micro batch (same effective batch,
+             `sweep.training.Trainer`; the trainer halves the micro batch (same effective batch,
              same step count) until it fits.
 2. estimate  `sweep.memory.estimate` against `torch.cuda.max_memory_allocated` for a few
              (micro batch, sequence length, gradient checkpointing) combinations.
@@ -118,7 +118,7 @@ def random_rows(n: int, seq: int, vocab: int, seed: int = 0) -> list[dict[str, l
 def make_trainer(model, rows, micro: int, effective: int, steps: int):
     import torch
 
-    from sweep.train import NullReporter, Trainer, TrainSpec
+    from sweep.training import NullReporter, Trainer, TrainSpec
 
     spec = TrainSpec(learning_rate=1e-4, weight_decay=0.0, warmup_ratio=0.0, lr_scheduler="constant",
                      optimizer="adamw_torch", max_grad_norm=1.0, effective_batch_size=effective,
@@ -142,7 +142,7 @@ def free() -> None:
 
 
 def section_oom(quick: bool) -> dict[str, Any]:
-    from sweep.train import FAULT_OOM_ENV
+    from sweep.fault_injection import FAULT_OOM_ENV
 
     config = llama_config(quick)
     seq = 512 if on_cuda() else 32

@@ -32,11 +32,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from optuna.trial import TrialState
+import optuna
+from optuna.trial import FrozenTrial, TrialState
 
 from sweep import data, lm_eval_task, models, rag, results, templates
 from sweep.backends.peft import from_pretrained_kwargs
-from sweep.config import REPO_ROOT
+from sweep.config import REPO_ROOT, SweepConfig
 from sweep.generation import answer
 from sweep.scoring import (
     ATTR_PREFIX,
@@ -47,7 +48,8 @@ from sweep.scoring import (
     probe_examples,
     summarise,
 )
-from sweep.train import NullReporter, eval_loss
+from sweep.search_space import SearchSpace
+from sweep.training import NullReporter, eval_loss
 from sweep.trial import run_trial
 
 
@@ -73,7 +75,7 @@ class Subject:
 class Evaluator:
     """Loads the base model once and evaluates it, with adapters or with retrieved passages."""
 
-    def __init__(self, cfg: Any, rows: Sequence[Any], *, batch_size: int = 16):
+    def __init__(self, cfg: SweepConfig, rows: Sequence[data.Row], *, batch_size: int = 16):
         self.cfg = cfg
         self.rows = rows
         self.batch_size = batch_size
@@ -164,14 +166,14 @@ class Evaluator:
         return subject
 
 
-def behaviour_rows(cfg: Any) -> list[Any]:
+def behaviour_rows(cfg: SweepConfig) -> list[data.Row]:
     """Every held-out row: `eval.max_examples` picks the behaviour subset (spread over the file,
     unanswerable questions included), not `data.max_eval_examples`, which cuts the eval-LOSS
     split to its first rows (a file's unanswerable questions usually come last)."""
     return data.load_splits(dataclasses.replace(cfg.data, max_eval_examples=None), cfg.seed)[1]
 
 
-def evaluate_adapter(cfg: Any, adapter_dir: str | Path, chat_template: str | None = None,
+def evaluate_adapter(cfg: SweepConfig, adapter_dir: str | Path, chat_template: str | None = None,
                      rows: Sequence[Any] | None = None) -> Subject:
     """Behaviour metrics of one saved adapter (a trial's `adapter/` or `best_adapter/`).
 
@@ -188,12 +190,12 @@ def evaluate_adapter(cfg: Any, adapter_dir: str | Path, chat_template: str | Non
 # --------------------------------------------------------------------------- after the sweep
 
 
-def _template_of(cfg: Any, space: Any, trial: Any) -> str:
+def _template_of(cfg: SweepConfig, space: SearchSpace, trial: FrozenTrial) -> str:
     name = trial.params.get("chat_template") or trial.user_attrs.get("chat_template")
     return name or space.fixed.get("chat_template") or cfg.data.chat_template
 
 
-def select_trials(cfg: Any, space: Any, study: Any) -> list[Any]:
+def select_trials(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> list[FrozenTrial]:
     """Trials to evaluate: the best per chat template when it is searched, else the top_k."""
     ranked = results.ranked(study)
     searched = searched_templates(space)
@@ -212,7 +214,7 @@ def select_trials(cfg: Any, space: Any, study: Any) -> list[Any]:
     return ranked[: max(cfg.eval.top_k, 1)]
 
 
-def searched_templates(space: Any) -> list[str]:
+def searched_templates(space: SearchSpace) -> list[str]:
     """The chat templates a space searches (its choices, in order); [] when it does not."""
     for p in space.params:
         if p.name == "chat_template":
@@ -220,7 +222,7 @@ def searched_templates(space: Any) -> list[str]:
     return []
 
 
-def _adapter_dir(cfg: Any, trial: Any) -> Path | None:
+def _adapter_dir(cfg: SweepConfig, trial: FrozenTrial) -> Path | None:
     own = cfg.study_dir / "trials" / str(trial.number) / "adapter"
     if (own / "adapter_config.json").is_file():
         return own
@@ -231,13 +233,13 @@ def _adapter_dir(cfg: Any, trial: Any) -> Path | None:
     return None
 
 
-def _retrain(cfg: Any, space: Any, trial: Any, workdir: Path) -> Path:
+def _retrain(cfg: SweepConfig, space: SearchSpace, trial: FrozenTrial, workdir: Path) -> Path:
     """Train a finished trial again (same settings and seed) to get its adapter back."""
     run_trial(cfg, space.from_values(trial.params), NullReporter(), workdir)
     return workdir / "adapter"
 
 
-def passages_path(cfg: Any) -> Path | None:
+def passages_path(cfg: SweepConfig) -> Path | None:
     """The RAG passages: `eval.rag_passages`, else a `*facts.jsonl` file next to the train file."""
     configured = getattr(cfg.eval, "rag_passages", None)
     if configured:
@@ -249,7 +251,7 @@ def passages_path(cfg: Any) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-def check_inputs(cfg: Any) -> None:
+def check_inputs(cfg: SweepConfig) -> None:
     """Bad behaviour-eval input (e.g. a broken passages file) as a ConfigError before training."""
     if not cfg.eval.behaviour or not cfg.eval.include_base or not getattr(cfg.eval, "rag", True):
         return
@@ -258,7 +260,7 @@ def check_inputs(cfg: Any) -> None:
         rag.load_passages(path, "eval.rag_passages")
 
 
-def evaluate_after_sweep(cfg: Any, space: Any, study: Any) -> list[Subject]:
+def evaluate_after_sweep(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> list[Subject]:
     """Evaluate the selected trials' adapters, the base model and RAG; write the outputs.
 
     Returns the evaluated subjects (adapters first, then base and rag).
@@ -302,7 +304,7 @@ def evaluate_after_sweep(cfg: Any, space: Any, study: Any) -> list[Subject]:
     return subjects
 
 
-def _rag(cfg: Any, ev: Evaluator, template: str) -> Subject | None:
+def _rag(cfg: SweepConfig, ev: Evaluator, template: str) -> Subject | None:
     if not getattr(cfg.eval, "rag", True):
         return None
     path = passages_path(cfg)
@@ -315,13 +317,13 @@ def _rag(cfg: Any, ev: Evaluator, template: str) -> Subject | None:
     return ev.run(Subject("base+rag", "rag", template), retriever=retriever, rag_top_k=k)
 
 
-COLUMNS = ("subject", "kind", "trial", "chat_template", "eval_loss", "n", "n_answerable", "n_probes", *METRICS,
+CSV_COLUMNS = ("subject", "kind", "trial", "chat_template", "eval_loss", "n", "n_answerable", "n_probes", *METRICS,
            "retrieval_hit_rate", "adapter")
 
 
 def behaviour_csv(subjects: Sequence[Subject]) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), extrasaction="ignore")
+    w = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
     w.writeheader()
     for s in subjects:
         w.writerow(s.row())
@@ -345,7 +347,7 @@ def behaviour_md(subjects: Sequence[Subject]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def write_outputs(cfg: Any, subjects: Sequence[Subject]) -> None:
+def write_outputs(cfg: SweepConfig, subjects: Sequence[Subject]) -> None:
     d = cfg.study_dir
     results.atomic_write(d / "behaviour.csv", behaviour_csv(subjects))
     results.atomic_write(d / "behaviour.md", behaviour_md(subjects))
@@ -366,7 +368,7 @@ def _json_safe(v: Any) -> Any:
     return None if isinstance(v, float) and v != v else v
 
 
-def record(study: Any, subjects: Sequence[Subject]) -> None:
+def record(study: optuna.Study, subjects: Sequence[Subject]) -> None:
     """User attrs `behaviour_<metric>` on the evaluated trials, and a summary on the study."""
     summary = {s.name: {k: _json_safe(v) for k, v in s.row().items() if k != "subject"} for s in subjects}
     study.set_user_attr("behaviour", summary)
@@ -379,7 +381,7 @@ def record(study: Any, subjects: Sequence[Subject]) -> None:
                       "metrics are in the study attr 'behaviour' and behaviour.csv", file=sys.stderr)
 
 
-def set_finished_trial_attrs(study: Any, number: int, attrs: dict[str, Any]) -> bool:
+def set_finished_trial_attrs(study: optuna.Study, number: int, attrs: dict[str, Any]) -> bool:
     """Write user attrs on a FINISHED trial; True when it worked.
 
     Optuna refuses updates to finished trials through its public API, but behaviour is

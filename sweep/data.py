@@ -151,7 +151,7 @@ def load_splits(cfg: DataConfig, seed: int) -> tuple[list[Row], list[Row]]:
     The split is a function of the rows, the share and the seed only (Python's seeded
     `random.Random` shuffle of row indices), so every process that reads the same file (the
     preflight, each trial inline or under Ray, the behaviour evaluation, the export and
-    `sweep.train from=best.yaml`) holds out the same rows.
+    `sweep.retrain from=best.yaml`) holds out the same rows.
     """
     train = read_rows(cfg.path, cfg.format, "data.path", cfg.split)
     if cfg.eval_path:

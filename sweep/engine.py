@@ -22,21 +22,26 @@ from typing import Any
 import optuna
 
 from sweep import (
+    axolotl_export,
     backends,
     behaviour,
     data,
     datasource,
     executors,
-    export,
+    html_report,
     memory,
     models,
-    report,
+    pruning,
     results,
+    resume,
+    sampling,
     search_space,
+    storage,
     study,
     study_tracking,
     templates,
     tracking,
+    trial_counts,
 )
 from sweep.config import SweepConfig, redact_url
 from sweep.errors import ConfigError, Problem
@@ -67,7 +72,7 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
         raise ConfigError(Problem("executor.address", cfg.executor.address,
                                   "a cluster address needs executor=ray (or auto)"))
     if executor == "ray":
-        ray_executor.preflight(cfg)  # CPUs/GPUs per trial, an unreachable address: before any write
+        ray_executor.check_cluster_can_run(cfg)  # CPUs/GPUs per trial, an unreachable address: before any write
     if cfg.sampler.name == "grid":
         space.grid()  # raises for continuous dimensions
     if cfg.model.load_in_4bit and not (executor == "ray" and (cfg.executor.address or os.environ.get("RAY_ADDRESS"))):
@@ -77,8 +82,8 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
                                   f"it searches chat_template, but data.format={cfg.data.format} rows are not "
                                   "rendered with a chat template (every trial would be the same); use chat "
                                   "data (e.g. data=sample_chat) or drop chat_template from the space"))
-    study.make_pruner(cfg)  # bad pruner arguments -> ConfigError
-    study.check_storage(cfg)
+    pruning.make_pruner(cfg)  # bad pruner arguments -> ConfigError
+    storage.check_storage(cfg)
     if any(o in ("adamw_8bit", "paged_adamw_8bit") for o in _possible(space, "optimizer")):
         import importlib.util
 
@@ -162,18 +167,20 @@ def _check_disk(cfg: SweepConfig) -> None:
                                   "free space or point output_dir elsewhere"))
 
 
-def open_study(cfg: SweepConfig, space: SearchSpace) -> optuna.Study:
+def open_or_resume(cfg: SweepConfig, space: SearchSpace) -> optuna.Study:
+    """The sweep's study: created with its identity and enqueued configurations, or, when it
+    exists, checked to be resumable with this config (refused otherwise)."""
     # one process at a time creates (or checks and resumes) the study and its enqueued trials
-    with study.study_lock(cfg):
-        existing = study.load_existing(cfg)
+    with storage.study_lock(cfg):
+        existing = storage.load_existing(cfg)
         if existing is not None:
-            study.check_resumable(existing, cfg, space)
+            resume.check_resumable(existing, cfg, space)
         else:
             results.clear_derived(cfg)  # outputs of an older study of the same name
         n_existing = len(existing.trials) if existing is not None else 0
-        st = study.open_study(cfg, space, seed=study.sampler_seed(cfg, n_existing))
+        st = study.create_or_load(cfg, space, seed=sampling.sampler_seed(cfg, n_existing))
         if "identity" not in st.user_attrs:
-            st.set_user_attr("identity", study.identity(cfg, space))
+            st.set_user_attr("identity", resume.identity(cfg, space))
             st.set_user_attr("config", cfg.to_dict())
             st.set_user_attr("search_space", space.to_dict())
             for values in space.enqueue:
@@ -185,31 +192,31 @@ def run(cfg: SweepConfig) -> SweepSummary:
     space = search_space.load_for_config(cfg)
     longest = preflight(cfg, space)
     data_line = describe_data(cfg)
-    st = open_study(cfg, space)  # a resume on other data or another space is refused here
+    st = open_or_resume(cfg, space)  # a resume on other data or another space is refused here
     print(data_line, file=sys.stderr)
     st.set_user_attr("data_summary", data_line)  # the report's header shows it
-    with study.study_lock(cfg):
-        recovered = study.recover_interrupted(st)
+    with storage.study_lock(cfg):
+        recovered = resume.recover_interrupted(st)
     if recovered:
         print(f"resuming: trials {recovered} were interrupted; retrying their configurations", file=sys.stderr)
-    before = study.counts(st)
+    before = trial_counts.counts(st)
     progress = Progress(cfg.n_trials, already=before["finished"])
     if before["finished"] >= cfg.n_trials:
         print(f"study {cfg.study_name} already has {before['finished']} finished trials "
               f"(n_trials={cfg.n_trials}); nothing to run", file=sys.stderr)
 
     def on_trial_end(frozen: optuna.trial.FrozenTrial) -> None:
-        with study.study_lock(cfg):
+        with storage.study_lock(cfg):
             results.refresh(cfg, space, st)
 
     # memory_cap: the largest micro batch whose estimated peak fits the GPU (None without one)
     ctx = SweepContext(cfg=cfg, space=space, study=st, progress=progress, on_trial_end=on_trial_end,
                        memory_cap=memory.Planner(cfg, seq_len=longest))
     executors.get(executors.resolve_name(cfg)).run(ctx)
-    with study.study_lock(cfg):
+    with storage.study_lock(cfg):
         results.refresh(cfg, space, st)
     problems = finish(cfg, space, st)
-    summary = SweepSummary(cfg, st, results.best_trial(st), study.counts(st), problems)
+    summary = SweepSummary(cfg, st, results.best_trial(st), trial_counts.counts(st), problems)
     print_summary(summary)
     return summary
 
@@ -225,9 +232,9 @@ def finish(cfg: SweepConfig, space: SearchSpace, st: optuna.Study) -> list[str]:
         problems += study_tracking.log_behaviour(cfg, st, subjects)
     problems += study_tracking.finish_study(cfg, space, st)
     st.set_user_attr("tracker_problems", problems)
-    report.write_report(cfg, st)
+    html_report.write_report(cfg, st)
     if results.best_trial(st) is not None:
-        export.write_axolotl(cfg, space, st)
+        axolotl_export.write_axolotl(cfg, space, st)
     return problems
 
 
@@ -253,7 +260,7 @@ def print_summary(s: SweepSummary, top: int = 5) -> None:
         if (d / name).exists():
             print(f"  {d / name}", file=out)
     print(f"storage: {redact_url(s.cfg.storage_url())}", file=out)
-    print(*report.inspect_lines(s.cfg), sep="\n", file=out)
+    print(*html_report.inspect_lines(s.cfg), sep="\n", file=out)
 
 
 def _fmt(v: Any) -> str:

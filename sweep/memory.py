@@ -136,6 +136,37 @@ class ModelDims:
                                                              revision=revision))
 
 
+    @classmethod
+    def llama_like(cls, params_b: float) -> ModelDims:
+        """A Llama-shaped model of about `params_b` billion parameters, for a model whose own
+        config is not at hand: per layer ~12.1 h^2 (full attention + SwiGLU at 8/3 h), one layer
+        per 128 of width (Llama-2-7B: 4096 / 32), a 32k vocabulary."""
+        if params_b <= 0:
+            raise ValueError(f"params_b must be > 0, but got {params_b=}.")
+        h = max(256, round((params_b * 1e9 / 0.0945) ** (1 / 3) / 128) * 128)
+        heads = h // 128
+        return cls(hidden_size=h, intermediate_size=round(8 * h / 3 / 256) * 256, num_layers=h // 128,
+                   num_heads=heads, num_kv_heads=heads, vocab_size=32000)
+
+
+# The shapes of the shipped real presets, copied from each model's config.json: the memory model
+# works before any download (`python -m sweep.plan`, placement without the hub).
+PUBLISHED_DIMS: dict[str, ModelDims] = {
+    "meta-llama/Llama-3.2-1B-Instruct": ModelDims(2048, 8192, 16, 32, 8, 128256, head_dim=64,
+                                                  tie_word_embeddings=True),  # 1.24B
+    "Qwen/Qwen2.5-0.5B-Instruct": ModelDims(896, 4864, 24, 14, 2, 151936, tie_word_embeddings=True,
+                                            attention_bias=True),  # 0.49B
+    "mistralai/Mistral-7B-Instruct-v0.3": ModelDims(4096, 14336, 32, 32, 8, 32768),  # 7.25B
+    "SmolLM2-135M-Instruct.Q4_1.gguf": ModelDims(576, 1536, 30, 9, 3, 49152, head_dim=64,
+                                                 tie_word_embeddings=True),  # 134.5M
+}
+
+
+def published_dims(hub_id: str | None = None, gguf_file: str | None = None) -> ModelDims | None:
+    """A shipped preset's shape by its hub id or GGUF file name (None for any other model)."""
+    return PUBLISHED_DIMS.get(hub_id or "") or PUBLISHED_DIMS.get(gguf_file or "")
+
+
 @dataclass(frozen=True)
 class TrainShape:
     """How one trial trains, as far as memory is concerned."""
@@ -326,12 +357,15 @@ class Planner:
     def dims(self) -> ModelDims | None:
         """The model's dimensions, or None when its config cannot be read (estimate skipped)."""
         if self._dims is None and self._dims_error is None:
+            m = self.cfg.model
             try:
-                m = self.cfg.model
                 self._dims = ModelDims.from_pretrained(models.resolve(m), trust_remote_code=m.trust_remote_code,
                                                        revision=m.revision)
             except Exception as exc:  # noqa: BLE001 - no estimate is a degraded plan, not a failure
-                self._dims_error = f"{type(exc).__name__}: {exc}"
+                # a shipped hub preset whose config.json is not here yet: its published shape
+                self._dims = published_dims(m.hub_id, m.gguf.file if m.gguf else None)
+                if self._dims is None:
+                    self._dims_error = f"{type(exc).__name__}: {exc}"
         return self._dims
 
     def shape(self, params: Any, micro: int) -> TrainShape:
@@ -419,6 +453,7 @@ class LiveTensorPeak:
 
 
 __all__ = [
-    "ALL_LINEAR", "LiveTensorPeak", "MemoryEstimate", "ModelDims", "Placement", "Planner", "TrainShape",
+    "ALL_LINEAR", "PUBLISHED_DIMS", "LiveTensorPeak", "MemoryEstimate", "ModelDims", "Placement", "Planner",
+    "TrainShape", "published_dims",
     "choose_micro_batch", "estimate", "gpu_fraction", "lora_param_count", "visible_gpu_memory_mb",
 ]

@@ -3,7 +3,7 @@
     <output_dir>/<study_name>/
         study.db          Optuna storage (default; any Optuna URL works)
         trials.csv        one row per trial: number, state, value, params, recorded attributes
-        best.yaml         the best trial's full training settings (input of sweep.train/export)
+        best.yaml         the best trial's full training settings (input of sweep.retrain and sweep.export)
         best_adapter/     the best trial's LoRA adapter (PEFT format) + tokenizer
         trials/N/adapter  adapters of the top `keep_adapters` trials only
 
@@ -25,8 +25,9 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
+from sweep import trial_settings
 from sweep.config import SweepConfig, to_plain
-from sweep.search_space import SearchSpace, TrialParams
+from sweep.search_space import SearchSpace
 
 HIDDEN_ATTRS = ("eval_history", "oom_fallbacks", "config", "eval_rows", "prefix_history")
 _UMASK = os.umask(0)
@@ -93,53 +94,12 @@ def ranked(study: optuna.Study) -> list[FrozenTrial]:
     return sorted(done, key=lambda t: t.value)
 
 
-def settings(cfg: SweepConfig, space: SearchSpace, trial: FrozenTrial) -> dict[str, Any]:
-    """The full training settings of one trial: everything `sweep.train` and the Axolotl
-    exporter need, with batch sizes as the trial actually ran them (after OOM fallback)."""
-    p: TrialParams = space.from_values(trial.params)
-    a = trial.user_attrs
-    micro = a.get("micro_batch_size", p.effective_batch_size)
-    return {
-        "study_name": cfg.study_name,
-        "trial": trial.number,
-        "value": trial.value,
-        "state": trial.state.name,
-        "objective": cfg.objective,
-        "backend": a.get("backend"),
-        "model": to_plain(cfg.model),
-        "data": to_plain(cfg.data),
-        "lora": {
-            "r": p.lora_r, "alpha": p.alpha, "dropout": p.lora_dropout,
-            "target_modules_key": p.target_modules,
-            "target_modules": list(cfg.model.target_modules.get(p.target_modules, ())),
-            "use_rslora": p.use_rslora, "use_dora": p.use_dora,
-        },
-        "train": {
-            "learning_rate": p.learning_rate, "lr_scheduler": p.lr_scheduler,
-            "warmup_ratio": p.warmup_ratio, "weight_decay": p.weight_decay,
-            "optimizer": p.optimizer, "max_grad_norm": p.max_grad_norm,
-            "effective_batch_size": p.effective_batch_size,
-            "micro_batch_size": micro,
-            "gradient_accumulation_steps": a.get("gradient_accumulation_steps", p.effective_batch_size // micro),
-            "max_steps": a.get("total_steps", p.max_steps), "num_epochs": p.num_epochs,
-            "eval_every": cfg.train.eval_every,
-            "gradient_checkpointing": cfg.train.gradient_checkpointing,
-            "num_threads": cfg.train.num_threads,
-            "eval_batch_size": cfg.train.eval_batch_size,
-            "chat_template": p.chat_template or cfg.data.chat_template,
-            "orpo_lambda": p.orpo_lambda if cfg.objective == "orpo" else None,
-            "seed": cfg.seed,
-        },
-        "params": dict(trial.params),
-        "tracker": to_plain(cfg.tracker),
-    }
-
-
 def write_best(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> FrozenTrial | None:
     best = best_trial(study)
     if best is None:
         return None
-    atomic_write(cfg.study_dir / "best.yaml", yaml.safe_dump(settings(cfg, space, best), sort_keys=False))
+    atomic_write(cfg.study_dir / "best.yaml",
+                 yaml.safe_dump(to_plain(trial_settings.from_trial(cfg, space, best)), sort_keys=False))
     return best
 
 

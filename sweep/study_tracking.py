@@ -21,11 +21,11 @@ from sweep.errors import ConfigError
 from sweep.redaction import scrub
 from sweep.results import best_trial
 from sweep.scoring import ATTR_PREFIX, METRICS, judge
-from sweep.study import counts
 from sweep.tracking import append_record, record_path, scalar
+from sweep.trial_counts import counts
 from sweep.wandb_setup import import_wandb, init_wandb_run, offline_runs, resolve_mode
 
-TABLE_ATTRS = ("lora_alpha_value", "alpha_over_r", "micro_batch_size", "gradient_accumulation_steps",
+SUMMARY_TABLE_ATTRS = ("lora_alpha_value", "alpha_over_r", "micro_batch_size", "gradient_accumulation_steps",
                "chat_template", "backend", "best_eval_loss", "steps", "tokens_per_s", "peak_memory_mb",
                "wall_time_s")
 
@@ -38,7 +38,7 @@ def study_table(study: Any) -> tuple[list[str], list[list[Any]]]:
     """
     trials = study.get_trials(deepcopy=False)
     params = sorted({k for t in trials for k in t.params})
-    attrs = [a for a in (*TABLE_ATTRS, *(ATTR_PREFIX + m for m in METRICS))
+    attrs = [a for a in (*SUMMARY_TABLE_ATTRS, *(ATTR_PREFIX + m for m in METRICS))
              if any(a in t.user_attrs for t in trials)]
     columns = ["trial", "state", "eval_loss", *params, *attrs, "last_step", "last_eval_loss", "reason"]
     rows = []

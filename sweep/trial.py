@@ -20,7 +20,7 @@ from sweep.backends.peft import LoraSettings
 from sweep.config import SweepConfig
 from sweep.memory import largest_divisor_at_most
 from sweep.search_space import TrialParams
-from sweep.train import Trainer, TrainSpec, reset_peak_memory
+from sweep.training import Trainer, TrainSpec, reset_peak_memory
 
 
 def lora_settings(cfg: SweepConfig, params: TrialParams) -> LoraSettings:

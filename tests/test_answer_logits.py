@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sweep.objectives import IGNORE, nll_sum
-from sweep.train import NullReporter, Trainer, TrainSpec, answer_logits, collate, eval_loss
+from sweep.training import NullReporter, Trainer, TrainSpec, answer_logits, collate, eval_loss
 
 
 def _model():

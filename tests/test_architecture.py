@@ -4,9 +4,11 @@ Every module of sweep/ is parsed with `ast`; every import counts, at module leve
 function, absolute or relative (`from . import x`). The rules:
 - no import cycle among the package's modules (a submodule importing its own package's
   `__init__` is not an edge: Python always initialises the parent first);
-- the command layer (`sweep.commands.*` and the `__main__` entry modules) is imported by no
-  library module;
-- README's layer table names every module, and no module imports one of a higher layer.
+- the command layer (README's layer 1: `sweep/__main__.py` and one module per `python -m
+  sweep.<name>` command) is imported by no library module, and no library package has a
+  `__main__` (a command and the library it calls never share a dotted name);
+- README's layer table names every module, and no module imports one of a higher layer;
+- no public name is defined in two modules where one of them imports the other.
 """
 
 from __future__ import annotations
@@ -95,9 +97,9 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def is_command(name: str) -> bool:
-    return name == "sweep.commands" or name.startswith("sweep.commands.") or name.endswith(".__main__") \
-        or name == "sweep.__main__"
+def is_command(name: str, layers: dict[str, int] | None = None) -> bool:
+    """A command module: README's layer 1 (the `python -m` entry points)."""
+    return layer_of(name, readme_layers() if layers is None else layers) == 1
 
 
 def describe(component: list[str], graph: dict[str, set[str]]) -> str:
@@ -124,31 +126,61 @@ def test_the_parser_sees_every_kind_of_import(tmp_path):
 
 def test_no_import_cycle_in_the_package():
     graph = import_graph()
-    assert len(graph) > 30 and "sweep.engine" in graph["sweep.commands.sweep"]  # the parser works here
+    assert len(graph) > 30 and "sweep.engine" in graph["sweep.__main__"]  # the parser works here
     found = cycles(graph)
     assert not found, "\n".join(describe(c, graph) for c in found)
 
 
 def test_no_library_module_imports_the_command_layer():
     graph = import_graph()
-    assert any(is_command(m) for m in graph)
-    wrong = {m: sorted(t for t in targets if is_command(t)) for m, targets in graph.items() if not is_command(m)}
+    layers = readme_layers()
+    commands = {m for m in graph if is_command(m, layers)}
+    assert {"sweep.__main__", "sweep.plan", "sweep.export", "sweep.report", "sweep.compare", "sweep.retrain",
+            "sweep.train"} <= commands
+    wrong = {m: sorted(t for t in targets if t in commands) for m, targets in graph.items() if m not in commands}
     wrong = {m: t for m, t in wrong.items() if t}
     assert not wrong, f"library modules import the command layer: {wrong}"
 
 
-def test_every_command_package_runs_through_the_command_layer():
-    """`python -m sweep.<command>` stays a thin `__main__.py` over `sweep.commands.<command>`."""
+def test_every_command_is_a_module_of_its_own_name_over_a_library():
+    """`python -m sweep.<name>` runs sweep/<name>.py (a command); no library package has a
+    `__main__`, so a command and the library it calls never share a dotted name."""
     graph = import_graph()
-    mains = {m for m in graph if m.endswith(".__main__")}
-    assert {"sweep.__main__", "sweep.report.__main__", "sweep.export.__main__", "sweep.train.__main__",
-            "sweep.compare.__main__", "sweep.plan.__main__"} <= mains
-    for m in mains:
-        assert graph[m] and all(t.startswith("sweep.commands.") for t in graph[m]), (m, graph[m])
+    layers = readme_layers()
+    mains = sorted(m for m in graph if m.endswith(".__main__"))
+    assert mains == ["sweep.__main__"], mains
+    for m in (m for m in graph if is_command(m, layers)):
+        text = module_files()[m].read_text(encoding="utf-8")
+        assert 'if __name__ == "__main__":' in text or m == "sweep.__main__", m
+        assert graph[m] and all(not is_command(t, layers) or t == "sweep.retrain" for t in graph[m]), (m, graph[m])
+
+
+def public_names(path: Path) -> set[str]:
+    """Functions, classes and assigned names a module defines at its top level (not `_private`)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return {n for n in names if not n.startswith("_") and n not in ("main", "run", "USAGE")}
+
+
+def test_no_public_name_is_defined_in_a_module_and_in_one_it_imports():
+    """One name, one thing: `open_study` in engine and study, or `preflight` in engine and the
+    Ray executor, made a reader guess which one a call meant."""
+    graph = import_graph()
+    files = module_files()
+    defined = {m: public_names(files[m]) for m in graph}
+    clashes = sorted(f"{m} and {t}: {', '.join(sorted(defined[m] & defined[t]))}"
+                     for m, targets in graph.items() for t in targets if defined[m] & defined[t])
+    assert not clashes, "the same public name in a module and a module it imports:\n" + "\n".join(clashes)
 
 
 def readme_layers(readme: Path = PACKAGE.parent / "README.md") -> dict[str, int]:
-    """README's layer table: path prefix of a module (`sweep/engine.py`, `sweep/report/`) -> layer."""
+    """README's layer table: path prefix of a module (`sweep/engine.py`, `sweep/executors/`) -> layer."""
     text = readme.read_text(encoding="utf-8")
     table = text[text.index("### Layers"):]
     layers: dict[str, int] = {}
@@ -171,14 +203,15 @@ def layer_of(module: str, layers: dict[str, int]) -> int | None:
         return 1  # `python -m` entry modules belong to the command layer
     path = module.replace(".", "/")
     for prefix, layer in sorted(layers.items(), key=lambda kv: -len(kv[0])):
-        if prefix.endswith("/") and (path + "/").startswith(prefix) or prefix in (f"{path}.py", f"{path}/"):
+        if prefix.endswith("/") and (path + "/").startswith(prefix) \
+                or prefix in (f"{path}.py", f"{path}/", f"{path}/__init__.py"):
             return layer
     return None
 
 
 def test_readme_layer_table_matches_the_imports():
     layers = readme_layers()
-    assert layers["sweep/commands/"] == 1 and layers["sweep/engine.py"] < layers["sweep/trial.py"]
+    assert layers["sweep/__main__.py"] == 1 and layers["sweep/engine.py"] < layers["sweep/trial.py"]
     graph = import_graph()
     missing = sorted(m for m in graph if m != "sweep" and layer_of(m, layers) is None)
     assert not missing, f"modules missing from README's layer table: {missing}"

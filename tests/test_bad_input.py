@@ -188,7 +188,7 @@ def test_bad_input_exits_2_with_one_line(case_id, module, args, words, tmp_path,
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the corpus is for a CPU machine
     monkeypatch.setattr(sys, "argv", [module, *argv])
-    main = importlib.import_module("sweep.commands.sweep").main
+    main = importlib.import_module("sweep.__main__").main
     with pytest.raises(SystemExit) as exit_:
         main()
     err = capsys.readouterr().err
@@ -207,11 +207,11 @@ def test_corpus_has_at_least_25_cases():
 
 # Commands that read what a sweep wrote: a missing study, trial or file, a corrupt best.yaml.
 TOOL_CASES = [
-    ("export-no-study", "sweep.commands.export", ["study_name=nope", "output_dir={out}"], ["nope"]),
-    ("report-no-study", "sweep.commands.report", ["study_name=nope", "output_dir={out}"], ["nope"]),
-    ("retrain-missing-file", "sweep.commands.train", ["from={out}/best.yaml"], ["best.yaml"]),
-    ("retrain-not-yaml", "sweep.commands.train", ["from={bad_yaml}"], ["s7.yaml"]),
-    ("retrain-wrong-schema", "sweep.commands.train", ["from={low_high}"], ["s1.yaml"]),
+    ("export-no-study", "sweep.export", ["study_name=nope", "output_dir={out}"], ["nope"]),
+    ("report-no-study", "sweep.report", ["study_name=nope", "output_dir={out}"], ["nope"]),
+    ("retrain-missing-file", "sweep.retrain", ["from={out}/best.yaml"], ["best.yaml"]),
+    ("retrain-not-yaml", "sweep.retrain", ["from={bad_yaml}"], ["s7.yaml"]),
+    ("retrain-wrong-schema", "sweep.retrain", ["from={low_high}"], ["s1.yaml"]),
 ]
 
 

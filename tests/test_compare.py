@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from sweep import compare
+from sweep import comparison
 from sweep.errors import ConfigError
 from tests.conftest import run_cli
 
@@ -18,8 +18,8 @@ torch.set_num_threads(1)
 
 
 def test_parse_models():
-    assert compare.parse_models(["models=[llama, qwen]", "n_trials=2"]) == (["llama", "qwen"], ["n_trials=2"])
-    assert compare.parse_models(["models=tiny_llama,tiny_qwen"])[0] == ["tiny_llama", "tiny_qwen"]
+    assert comparison.parse_models(["models=[llama, qwen]", "n_trials=2"]) == (["llama", "qwen"], ["n_trials=2"])
+    assert comparison.parse_models(["models=tiny_llama,tiny_qwen"])[0] == ["tiny_llama", "tiny_qwen"]
 
 
 @pytest.mark.parametrize("args, key", [
@@ -31,17 +31,17 @@ def test_parse_models():
 ])
 def test_parse_models_errors(args, key):
     with pytest.raises(ConfigError) as err:
-        compare.parse_models(args)
+        comparison.parse_models(args)
     assert err.value.problems[0].key == key
 
 
 def test_hub_presets_fall_back_to_tiny_stand_ins(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never reach for the hub in tests
-    preset, note = compare.resolve_preset("llama", [])
+    preset, note = comparison.resolve_preset("llama", [])
     assert preset == "tiny_llama" and "ran tiny_llama instead" in note
-    assert compare.resolve_preset("tiny_qwen", []) == ("tiny_qwen", None)
+    assert comparison.resolve_preset("tiny_qwen", []) == ("tiny_qwen", None)
     with pytest.raises(ConfigError) as err:
-        compare.resolve_preset("gpt5", [])
+        comparison.resolve_preset("gpt5", [])
     assert "tiny_mistral" in err.value.problems[0].fix
 
 
@@ -59,7 +59,7 @@ def test_sweep_cost_counts_pruned_trials():
         user_attrs={"effective_batch_size": 4}, intermediate_values={5: 2.0, 10: 1.9})
     pruned.datetime_start, pruned.datetime_complete = t0, t0 + datetime.timedelta(seconds=3)
     study.add_trial(pruned)
-    cost = compare.sweep_cost(study)
+    cost = comparison.sweep_cost(study)
     assert cost["trials"] == 2
     assert cost["sweep_wall_s"] == 13.0
     assert cost["train_samples"] == 20 * 8 + 10 * 4
@@ -71,14 +71,14 @@ def test_compare_two_tiny_models(tmp_path, capsys):
     space = tmp_path / "one.yaml"
     space.write_text(yaml.safe_dump({"params": {"learning_rate": {"type": "categorical", "choices": [0.01]}},
                                      "fixed": {"max_steps": 3, "effective_batch_size": 4}}))
-    out = compare.run(["tiny_llama", "tiny_qwen"], [
+    out = comparison.run(["tiny_llama", "tiny_qwen"], [
         f"search_space={space}", "n_trials=1", "study_name=cmp", f"output_dir={tmp_path}",
         "train.num_threads=1", "eval.max_examples=6", "eval.max_new_tokens=6"])
     assert out == tmp_path / "cmp"
     with (out / "comparison.csv").open() as f:
         reader = csv.DictReader(f)
         rows = list(reader)
-    assert tuple(reader.fieldnames) == compare.COLUMNS
+    assert tuple(reader.fieldnames) == comparison.COLUMNS
     assert [(r["model"], r["method"]) for r in rows] == [
         ("tiny_llama", "lora"), ("tiny_llama", "base"), ("tiny_llama", "rag"),
         ("tiny_qwen", "lora"), ("tiny_qwen", "base"), ("tiny_qwen", "rag")]

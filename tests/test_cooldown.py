@@ -11,7 +11,7 @@ import torch
 
 from sweep import schedules
 from sweep.objectives import IGNORE
-from sweep.train import NullReporter, Trainer, TrainSpec
+from sweep.training import NullReporter, Trainer, TrainSpec
 
 
 def _model():

@@ -1,6 +1,6 @@
 """Axolotl export: every shape passes Axolotl 0.19's own validator, and our stricter rules.
 
-Export shapes are built from real `sweep.results.settings()` of synthetic finished trials (no
+Export shapes are built from real `sweep.trial_settings.from_trial()` of synthetic finished trials (no
 training): chat / alpaca / completion data, LoRA and QLoRA, with and without an OOM fallback,
 length in steps or epochs, a held-out eval file or a split. One tiny real sweep checks the file
 the engine writes at the end and the `python -m sweep.export` command line.
@@ -14,6 +14,7 @@ tests skip, except under CI=true, where they fail.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -24,8 +25,8 @@ import pytest
 import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-from sweep import data, export, results, search_space, templates
-from sweep.commands import export as export_command
+from sweep import axolotl_export, data, search_space, templates, trial_settings
+from sweep import export as export_command
 from sweep.config import load_config
 from sweep.errors import ConfigError
 from tests.conftest import REPO, run_cli, tiny_overrides
@@ -230,7 +231,7 @@ def shapes(tmp_path_factory) -> dict[str, tuple]:
     built = {}
     for name, (overrides, space_raw, micro) in SHAPES.items():
         cfg, space, trial = make_shape(root / name, [o.format(**fmt) for o in overrides], space_raw, micro)
-        path = export.export_trial(cfg, space, trial, cfg.study_dir / "axolotl.yaml")
+        path = axolotl_export.export_trial(cfg, space, trial, cfg.study_dir / "axolotl.yaml")
         built[name] = (cfg, space, trial, path, yaml.safe_load(path.read_text()))
     return built
 
@@ -294,13 +295,13 @@ def test_axolotl_keeps_our_values(axolotl, shapes, name):
 
 def test_our_names_are_axolotls_names(axolotl):
     schema = axolotl["schema"]
-    assert set(export.OPTIMIZERS.values()) <= set(schema["optimizers"])
-    assert set(export.SCHEDULERS.values()) <= set(schema["schedulers"])
-    assert export.AXOLOTL_CHAT_TEMPLATES <= set(schema["chat_templates"])
-    assert set(templates.TEMPLATES) <= export.AXOLOTL_CHAT_TEMPLATES  # every template we can search
-    assert set(export.TOP_LEVEL_KEYS) <= set(schema["top_keys"])
-    assert set(export.DATASET_KEYS) <= set(schema["dataset_keys"])
-    assert set(export.USER_DEFINED_KEYS) <= set(schema["user_defined_keys"])
+    assert set(axolotl_export.AXOLOTL_OPTIMIZERS.values()) <= set(schema["optimizers"])
+    assert set(axolotl_export.AXOLOTL_SCHEDULERS.values()) <= set(schema["schedulers"])
+    assert axolotl_export.AXOLOTL_CHAT_TEMPLATES <= set(schema["chat_templates"])
+    assert set(templates.TEMPLATES) <= axolotl_export.AXOLOTL_CHAT_TEMPLATES  # every template we can search
+    assert set(axolotl_export.TOP_LEVEL_KEYS) <= set(schema["top_keys"])
+    assert set(axolotl_export.DATASET_KEYS) <= set(schema["dataset_keys"])
+    assert set(axolotl_export.USER_DEFINED_KEYS) <= set(schema["user_defined_keys"])
 
 
 @pytest.mark.parametrize("name", TOKENIZED)
@@ -337,7 +338,7 @@ def test_export_shape(shapes, name):
     cfg, _, trial, path, out = shapes[name]
     chat = cfg.data.layout == "chat"
     assert path.read_text().startswith("# Axolotl ")
-    assert list(out) == [k for k in export.TOP_LEVEL_KEYS if k in out]
+    assert list(out) == [k for k in axolotl_export.TOP_LEVEL_KEYS if k in out]
     assert Path(out["base_model"]).is_absolute() and (Path(out["base_model"]) / "config.json").is_file()
     # chat_template only for chat_template datasets (the seed's rule), named as Axolotl names it
     if chat:
@@ -390,7 +391,7 @@ def test_own_data_exports_the_rows_as_the_trials_split_them(shapes, name, fmt, n
     cfg, _, _, path, out = shapes[name]
     assert cfg.data.format == fmt and cfg.data.eval_path is None
     assert out["val_set_size"] == 0.0
-    folder = path.parent / export.DATA_DIR
+    folder = path.parent / axolotl_export.DATA_DIR
     assert out["datasets"][0]["path"] == str(folder / "train.jsonl")
     assert out["test_datasets"][0]["path"] == str(folder / "eval.jsonl")
     train, held_out = data.load_splits(cfg.data, cfg.seed)
@@ -420,7 +421,7 @@ def test_dataset_types(shapes):
 
 def _settings(tmp_path, *overrides, space=STEPS_SPACE, micro=8):
     cfg, space_, trial = make_shape(tmp_path, list(overrides), space, micro)
-    return results.settings(cfg, space_, trial)
+    return trial_settings.from_trial(cfg, space_, trial)
 
 
 def _problem_keys(exc: pytest.ExceptionInfo) -> set[str]:
@@ -429,10 +430,10 @@ def _problem_keys(exc: pytest.ExceptionInfo) -> set[str]:
 
 def test_refuses_what_axolotl_cannot_express(tmp_path):
     s = _settings(tmp_path)
-    bad = {**s, "train": {**s["train"], "optimizer": "adafactor", "lr_scheduler": "polynomial"},
-           "lora": {**s["lora"], "alpha": 7.5}}
+    bad = dataclasses.replace(s, train=dataclasses.replace(s.train, optimizer="adafactor", lr_scheduler="polynomial"),
+                              lora=dataclasses.replace(s.lora, alpha=7.5))
     with pytest.raises(ConfigError) as exc:
-        export.axolotl_config(bad, base_model="/m", output_dir="/o")
+        axolotl_export.axolotl_config(bad, base_model="/m", output_dir="/o")
     assert _problem_keys(exc) == {"optimizer", "lr_scheduler", "lora_alpha"}
     assert "adamw_torch" in exc.value.message()
 
@@ -440,20 +441,20 @@ def test_refuses_what_axolotl_cannot_express(tmp_path):
 def test_refuses_orpo(tmp_path):
     s = _settings(tmp_path, "data=sample_preferences", "objective=orpo")
     with pytest.raises(ConfigError) as exc:
-        export.axolotl_config(s, base_model="/m", output_dir="/o")
+        axolotl_export.axolotl_config(s, base_model="/m", output_dir="/o")
     assert _problem_keys(exc) == {"objective"}
 
 
 def test_system_prompt_only_when_rows_already_have_one(tmp_path):
     # every sample chat row starts with a system message: data.system_prompt changes nothing
     s = _settings(tmp_path, "data.system_prompt=Be_brief")
-    export.axolotl_config(s, base_model="/m", output_dir="/o")
+    axolotl_export.axolotl_config(s, base_model="/m", output_dir="/o")
     rows = tmp_path / "no_system.jsonl"
     rows.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi?"},
                                              {"role": "assistant", "content": "Hello."}]}) + "\n")
     s = _settings(tmp_path, "data.system_prompt=Be_brief", f"data.path={rows}")
     with pytest.raises(ConfigError) as exc:
-        export.axolotl_config(s, base_model="/m", output_dir="/o")
+        axolotl_export.axolotl_config(s, base_model="/m", output_dir="/o")
     assert _problem_keys(exc) == {"data.system_prompt"}
 
 
@@ -463,14 +464,14 @@ def test_mixed_completion_layouts_refused(tmp_path):
                      + json.dumps({"prompt": "Q:", "completion": " A."}) + "\n")
     s = _settings(tmp_path, "data=sample_completion", f"data.path={mixed}")
     with pytest.raises(ConfigError) as exc:
-        export.axolotl_config(s, base_model="/m", output_dir="/o")
+        axolotl_export.axolotl_config(s, base_model="/m", output_dir="/o")
     assert _problem_keys(exc) == {"data.path"}
     assert "split the file" in exc.value.message()
 
 
 def test_check_axolotl_is_stricter_than_axolotl(shapes):
     good = shapes["alpaca"][4]
-    export.check_axolotl(good)
+    axolotl_export.check_axolotl(good)
     cases = {
         "axolotl.lora_dropuot": {"lora_dropuot": 0.1},  # a typo Axolotl would drop silently
         "axolotl.chat_template": {"chat_template": "chatml"},  # alpaca data: never a chat_template
@@ -482,11 +483,11 @@ def test_check_axolotl_is_stricter_than_axolotl(shapes):
     }
     for key, change in cases.items():
         with pytest.raises(ConfigError) as exc:
-            export.check_axolotl({**good, **change})
+            axolotl_export.check_axolotl({**good, **change})
         assert key in _problem_keys(exc), (key, exc.value.message())
     chat = shapes["chat"][4]
     with pytest.raises(ConfigError) as exc:
-        export.check_axolotl({**chat, "chat_template": "my_template"})
+        axolotl_export.check_axolotl({**chat, "chat_template": "my_template"})
     assert "axolotl.chat_template" in _problem_keys(exc)
 
 
@@ -498,7 +499,7 @@ def test_unexportable_best_is_reported_not_raised(tmp_path, capsys):
     stale = cfg.study_dir / "axolotl.yaml"
     stale.parent.mkdir(parents=True)
     stale.write_text("base_model: old\n")
-    export.write_axolotl(cfg, space, study)
+    axolotl_export.write_axolotl(cfg, space, study)
     assert not stale.exists()
     assert "axolotl.yaml not written" in capsys.readouterr().err
 

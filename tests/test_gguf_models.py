@@ -170,7 +170,7 @@ def test_resuming_with_other_weights_behind_the_same_model_name_is_refused(tmp_p
 
 @pytest.mark.slow
 def test_a_smollm2_sweep_exports_for_axolotl_and_retrains_to_the_same_loss(smollm2, tmp_path):
-    """The real model end to end, at a tiny budget: sweep -> best.yaml -> `sweep.train` gives the
+    """The real model end to end, at a tiny budget: sweep -> best.yaml -> `sweep.retrain` gives the
     trial's eval loss again; axolotl.yaml names the converted folder and Axolotl's validator
     accepts it (and keeps every key)."""
     import yaml
@@ -188,7 +188,7 @@ def test_a_smollm2_sweep_exports_for_axolotl_and_retrains_to_the_same_loss(smoll
     exported = yaml.safe_load((study / "axolotl.yaml").read_text())
     assert exported["base_model"] == str(folder)
     best = yaml.safe_load((study / "best.yaml").read_text())
-    retrain = run_cli("sweep.train", [f"from={study / 'best.yaml'}", f"out={tmp_path / 'again'}"])
+    retrain = run_cli("sweep.retrain", [f"from={study / 'best.yaml'}", f"out={tmp_path / 'again'}"])
     assert retrain.returncode == 0, retrain.stderr[-3000:]
     again = yaml.safe_load((tmp_path / "again" / "retrain.yaml").read_text())
     assert again["retrain"]["final_eval_loss"] == pytest.approx(best["value"], abs=1e-6)

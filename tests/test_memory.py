@@ -197,12 +197,12 @@ def test_preflight_returns_the_longest_encoded_example(tmp_path):
 @pytest.mark.parametrize("checkpointing", [False, True])
 def test_estimate_tracks_a_measured_cpu_step(checkpointing):
     """fp32 on CPU, where the live-tensor count is exact: weights excluded (loaded before),
-    one real training step through sweep.train.Trainer must peak near the estimate."""
+    one real training step through sweep.training.Trainer must peak near the estimate."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from sweep.train import NullReporter, Trainer, TrainSpec
+    from sweep.training import NullReporter, Trainer, TrainSpec
 
     torch.set_num_threads(1)
     config = LlamaConfig(vocab_size=2048, hidden_size=128, intermediate_size=352, num_hidden_layers=3,
@@ -239,7 +239,7 @@ def test_each_trial_measures_its_own_cpu_peak():
 
     code = """
 import torch
-from sweep.train import peak_memory_mb, reset_peak_memory
+from sweep.training import peak_memory_mb, reset_peak_memory
 cpu = torch.device("cpu")
 reset_peak_memory(cpu)
 big = torch.ones(256 * 2**20 // 4)  # an earlier trial's 256 MiB
@@ -252,3 +252,15 @@ print(after_big, peak_memory_mb(cpu))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     after_big, after_reset = map(float, out.stdout.split())
     assert after_reset < after_big - 200
+
+
+def test_a_hub_preset_is_placed_by_its_published_shape_without_the_hub(tmp_path):
+    """Offline, a hub preset's config.json is not here: the trial's placement uses the preset's
+    published shape (the one `python -m sweep.plan` sizes with), not no estimate at all."""
+    from sweep.config import load_config
+    from sweep.memory import PUBLISHED_DIMS, Planner
+
+    cfg = load_config(["model=llama", f"output_dir={tmp_path}"])
+    planner = Planner(cfg, gpu_memory_mb=24 * 1024)
+    assert planner.dims == PUBLISHED_DIMS["meta-llama/Llama-3.2-1B-Instruct"]
+    assert planner.plan(TrialParams(effective_batch_size=16)).estimated_peak_mb > 2000

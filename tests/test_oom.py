@@ -24,7 +24,7 @@ from optuna.trial import TrialState
 
 from sweep import engine
 from sweep.config import load_config
-from sweep.train import FAULT_OOM_ENV, FAULT_OOM_PHASE_ENV, FAULT_OOM_STEP_ENV
+from sweep.fault_injection import FAULT_OOM_ENV, FAULT_OOM_PHASE_ENV, FAULT_OOM_STEP_ENV
 
 SPACE = {
     "params": {"learning_rate": {"type": "categorical", "choices": [2.0e-3]}},
@@ -150,15 +150,15 @@ def frees_outside_except(monkeypatch):
     traceback (and its frames) would still hold the failed step's activations."""
     import sys
 
-    from sweep import train
+    from sweep import training
 
-    real, calls = train.free_memory, []
+    real, calls = training.free_memory, []
 
     def checked():
         calls.append(sys.exc_info()[0])
         real()
 
-    monkeypatch.setattr(train, "free_memory", checked)
+    monkeypatch.setattr(training, "free_memory", checked)
     return calls
 
 
@@ -201,7 +201,7 @@ def test_oom_in_a_later_eval_halves_the_eval_batch_and_keeps_the_curve(reference
 def test_fault_hook_is_off_when_unset_and_zero_means_every_micro_batch(monkeypatch):
     import torch
 
-    from sweep.train import Trainer, TrainSpec
+    from sweep.training import Trainer, TrainSpec
 
     spec = TrainSpec(learning_rate=1e-3, weight_decay=0.0, warmup_ratio=0.0, lr_scheduler="constant",
                      optimizer="sgd", max_grad_norm=0.0, effective_batch_size=2, micro_batch_size=1,
@@ -244,7 +244,7 @@ def _oom_proposals(sampler_cls, seed: int, n: int = 40, startup: int = 5, liar: 
 
 @pytest.mark.parametrize("liar", [True, False])  # the conf default is constant_liar=true
 def test_the_sampler_learns_of_oom_failures(tmp_path, liar):
-    from sweep.study import OomAwareTPESampler, make_sampler
+    from sweep.sampling import OomAwareTPESampler, make_sampler
 
     cfg = load_config([f"output_dir={tmp_path}"])
     assert isinstance(make_sampler(cfg, None), OomAwareTPESampler)  # the default sampler is this one
@@ -256,7 +256,7 @@ def test_the_sampler_learns_of_oom_failures(tmp_path, liar):
 
 def test_oom_failures_do_not_count_as_start_up_trials():
     """Start-up trials are random whatever failed: five OOMs first leave TPE in start-up mode."""
-    from sweep.study import OomAwareTPESampler
+    from sweep.sampling import OomAwareTPESampler
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     sampler = OomAwareTPESampler(n_startup_trials=5, seed=0)

@@ -20,7 +20,7 @@ import torch
 
 from sweep.errors import ConfigError
 from sweep.objectives import IGNORE, log1mexp, orpo_odds_ratio_loss, token_logprobs
-from sweep.train import NullReporter, Trainer, TrainSpec
+from sweep.training import NullReporter, Trainer, TrainSpec
 
 SYSTEM = "You are a concise assistant. Answer in one sentence."  # the chat sample's system prompt
 N_ANSWERABLE = 52  # sample_data: the first 52 eval rows of every format are the answerable ones
@@ -238,7 +238,7 @@ class _Recorder:
 def _eval_tokens_of_a_trial(monkeypatch, overrides: list[str]) -> tuple[list[int], list[float]]:
     """Run one 1-step trial; return the label tokens its eval loss averaged over, and its reports."""
     import sweep.objectives
-    import sweep.train
+    import sweep.training
     from sweep.config import load_config
     from sweep.search_space import TrialParams
     from sweep.trial import run_trial
@@ -252,7 +252,7 @@ def _eval_tokens_of_a_trial(monkeypatch, overrides: list[str]) -> tuple[list[int
             seen.extend(shifted[shifted != IGNORE].tolist())
         return real(logits, labels)
 
-    monkeypatch.setattr(sweep.train, "nll_sum", recording)
+    monkeypatch.setattr(sweep.training, "nll_sum", recording)
     cfg = load_config([*overrides, "eval.behaviour=false", "train.eval_every=1"])
     rec = _Recorder()
     run_trial(cfg, TrialParams(max_steps=1, effective_batch_size=4, lora_r=4), rec)

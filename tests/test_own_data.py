@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sweep import data, datasource, export, retrain
+from sweep import axolotl_export, data, datasource, retraining, trial_settings
 from sweep.config import SHIPPED_EVAL, load_config
 from sweep.errors import ConfigError
 from tests.conftest import REPO
@@ -233,10 +233,10 @@ def test_eval_file_wins_and_the_shipped_eval_is_only_for_the_shipped_sample(tmp_
 def test_retrain_from_best_yaml_reads_the_same_split(tmp_path):
     p = write(tmp_path / "c.parquet", [completion(i) for i in range(40)])
     cfg = load_config([f"data.path={p}", "seed=5", f"output_dir={tmp_path}"])
-    settings = {"model": {"name": "tiny_llama"}, "data": json.loads(json.dumps(cfg.to_dict()["data"])),
-                "lora": {}, "train": {"seed": 5, "micro_batch_size": 4}, "objective": "sft"}
-    settings["model"] = cfg.to_dict()["model"]
-    again = retrain.config_from_settings(settings, tmp_path / "r")
+    settings = {"model": cfg.to_dict()["model"], "data": json.loads(json.dumps(cfg.to_dict()["data"])),
+                "lora": {"r": 8, "alpha": 8}, "train": {"learning_rate": 1e-3, "seed": 5, "micro_batch_size": 4},
+                "objective": "sft"}
+    again = retraining.config_from_settings(trial_settings.from_plain(settings, "best.yaml"), tmp_path / "r")
     assert again.data == cfg.data
     assert [r.where for r in data.load_splits(again.data, again.seed)[1]] == \
         [r.where for r in data.load_splits(cfg.data, cfg.seed)[1]]
@@ -247,7 +247,7 @@ def test_retrain_from_best_yaml_reads_the_same_split(tmp_path):
 
 def _sweep(monkeypatch, capsys, argv: list[str]) -> tuple[int, str]:
     monkeypatch.setattr(sys, "argv", ["sweep", *argv])
-    main = importlib.import_module("sweep.commands.sweep").main
+    main = importlib.import_module("sweep.__main__").main
     with pytest.raises(SystemExit) as exit_:
         main()
     return exit_.value.code, capsys.readouterr().err
@@ -321,8 +321,8 @@ def test_sweep_on_a_users_file_evaluates_on_its_split(tmp_path, monkeypatch, cap
     ax = (study / "axolotl.yaml").read_text()
     assert line in ax
     cfg = yaml.safe_load(ax)
-    assert cfg["test_datasets"][0]["path"] == str(study / export.DATA_DIR / "eval.jsonl")
-    assert len((study / export.DATA_DIR / "eval.jsonl").read_text().splitlines()) == n_eval
+    assert cfg["test_datasets"][0]["path"] == str(study / axolotl_export.DATA_DIR / "eval.jsonl")
+    assert len((study / axolotl_export.DATA_DIR / "eval.jsonl").read_text().splitlines()) == n_eval
     assert ("chat_template" in cfg) == (form in ("chat", "sharegpt"))
     if "eval.behaviour=true" in extra:  # held-out questions are the user's split
         held_out = {r.data["messages"][1]["content"] for r in data.load_splits(

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sweep import plan
-from sweep.commands import plan as plan_command
+from sweep import plan as plan_command
+from sweep import planning
 from sweep.config import SEARCH_SPACE_DIR, load_config
 from sweep.errors import ConfigError
 from sweep.search_space import load_for_config as load_space
 
 REPO = Path(__file__).resolve().parent.parent
-USE_CASES = list(plan.USE_CASES)
+USE_CASES = list(planning.USE_CASES)
 
 
 def printed_overrides(capsys, args: list[str]) -> list[str]:
@@ -42,7 +42,7 @@ def compose(overrides: list[str], tmp_path: Path):
 def test_every_use_case_prints_a_command_that_composes(capsys, tmp_path, use_case):
     overrides = printed_overrides(capsys, [f"use_case={use_case}", "examples=260"])
     cfg, space = compose(overrides, tmp_path)
-    uc = plan.USE_CASES[use_case]
+    uc = planning.USE_CASES[use_case]
     assert cfg.search_space == uc.search_space == use_case
     assert cfg.objective == uc.objective
     assert (cfg.data.format == "preference") == (uc.objective == "orpo")
@@ -50,10 +50,10 @@ def test_every_use_case_prints_a_command_that_composes(capsys, tmp_path, use_cas
     (key, value), = cfg.fixed.items()
     assert key in ("num_epochs", "max_steps")
     assert getattr(space.from_values({}), key) == value
-    assert {p.name for p in space.params} == set(plan.space_dimensions(use_case))
+    assert {p.name for p in space.params} == set(planning.space_dimensions(use_case))
     assert 1 <= cfg.train.eval_every <= cfg.pruner.n_warmup_steps
     # the warm-up holds for the configured (default) pruner: its first rung is not before it
-    from sweep.study import make_pruner
+    from sweep.pruning import make_pruner
 
     pruner = make_pruner(cfg)
     assert pruner._min_resource >= cfg.pruner.n_warmup_steps, (cfg.pruner.name, pruner._min_resource)
@@ -65,7 +65,7 @@ def test_every_use_case_prints_a_command_that_composes(capsys, tmp_path, use_cas
      {"model.load_in_4bit": True, "num_epochs": 3}),
     # 7B on 80 GB: no quantization; a huge preference set caps each trial's steps
     (["use_case=safety", "model=mistral", "gpu_memory_gb=80", "examples=200000"],
-     {"model.load_in_4bit": False, "max_steps": plan.MAX_TRIAL_STEPS}),
+     {"model.load_in_4bit": False, "max_steps": planning.MAX_TRIAL_STEPS}),
     # knowledge never trains on a prefix: whole epochs, fewer of them
     (["use_case=knowledge", "model=qwen", "gpu_memory_gb=24", "examples=100000"],
      {"model.load_in_4bit": False, "num_epochs": 1}),
@@ -78,11 +78,11 @@ def test_budget_and_precision_follow_data_and_gpu(capsys, tmp_path, args, expect
     assert cfg.model.load_in_4bit is expect["model.load_in_4bit"]
     key = "num_epochs" if "num_epochs" in expect else "max_steps"
     assert cfg.fixed == {key: expect[key]}
-    assert plan.MIN_TRIALS <= cfg.n_trials <= plan.MAX_TRIALS
+    assert planning.MIN_TRIALS <= cfg.n_trials <= planning.MAX_TRIALS
 
 
 def test_plan_numbers_for_the_shipped_knowledge_set():
-    p = plan.make_plan({"use_case": "knowledge", "examples": "260"})
+    p = planning.make_plan({"use_case": "knowledge", "examples": "260"})
     # 260 rows / 16 = 17 steps per epoch, 3 epochs; 5 searched dims -> 5 start-up + 4 x 5 trials
     assert (p.steps_per_epoch, p.budget_key, p.budget_value, p.trial_steps) == (17, "num_epochs", 3, 51)
     assert p.n_trials == 25
@@ -92,17 +92,17 @@ def test_plan_numbers_for_the_shipped_knowledge_set():
 
 def test_orpo_gets_half_the_micro_batch_of_sft():
     args = {"model": "mistral", "gpu_memory_gb": "40", "examples": "1000"}
-    sft = plan.make_plan({"use_case": "chat", **args})
-    orpo = plan.make_plan({"use_case": "safety", **args})
+    sft = planning.make_plan({"use_case": "chat", **args})
+    orpo = planning.make_plan({"use_case": "safety", **args})
     assert orpo.micro_batch_size < sft.micro_batch_size
 
 
 def test_model_size_is_read_from_the_preset():
-    assert plan.params_billions(plan.read_preset("mistral")) == 7.0
-    assert plan.params_billions(plan.read_preset("qwen")) == 0.5
-    assert plan.params_billions(plan.read_preset("llama")) == 1.0
-    assert plan.params_billions(plan.read_preset("tiny_qwen")) == 0.0
-    assert plan.params_billions({"hub_id": "org/Mixtral-8x7B"}) is None  # not guessed
+    assert planning.params_billions(planning.read_preset("mistral")) == 7.0
+    assert planning.params_billions(planning.read_preset("qwen")) == 0.5
+    assert planning.params_billions(planning.read_preset("llama")) == 1.0
+    assert planning.params_billions(planning.read_preset("tiny_qwen")) == 0.0
+    assert planning.params_billions({"hub_id": "org/Mixtral-8x7B"}) is None  # not guessed
 
 
 @pytest.mark.parametrize(("args", "key", "fix"), [
@@ -115,16 +115,16 @@ def test_model_size_is_read_from_the_preset():
     ([], "use_case", "knowledge, style"),
 ])
 def test_bad_input_names_key_and_fix(args, key, fix):
-    problems = plan.Problems()
+    problems = planning.Problems()
     with pytest.raises(ConfigError) as err:
-        plan.make_plan(plan.parse_args(args, problems), problems)
+        planning.make_plan(planning.parse_args(args, problems), problems)
     assert any(p.key == key and fix in p.fix for p in err.value.problems), err.value.message()
 
 
 def test_all_problems_are_reported_at_once():
-    problems = plan.Problems()
+    problems = planning.Problems()
     with pytest.raises(ConfigError) as err:
-        plan.make_plan(plan.parse_args(["use_case=x", "model=y", "examples=0", "z"], problems), problems)
+        planning.make_plan(planning.parse_args(["use_case=x", "model=y", "examples=0", "z"], problems), problems)
     assert {p.key for p in err.value.problems} == {"use_case", "model", "examples", "argument"}
 
 
@@ -149,3 +149,20 @@ def test_shipped_spaces_comment_every_searched_knob(name):
         assert "#" in lines[i] or lines[i - 1].strip().startswith("#"), f"{name}.yaml: {param} has no comment"
     if name in ("safety", "orpo"):
         assert "orpo_lambda" in raw["params"]
+
+
+def test_the_plan_sizes_memory_with_the_estimate_that_places_trials():
+    """One memory model: the plan's GB figure is `sweep.memory.estimate` of the preset's shape
+    (the same function `memory.Planner` places every trial with), and a packaged preset's size
+    comes from its shape, not from a guess (SmolLM2 was planned as a 7B model)."""
+    from sweep import memory
+
+    p = planning.make_plan({"use_case": "chat", "model": "llama", "gpu_memory_gb": "24"})
+    dims = memory.PUBLISHED_DIMS["meta-llama/Llama-3.2-1B-Instruct"]
+    shape = memory.TrainShape(micro_batch_size=p.micro_batch_size, seq_len=planning.PLANNING_SEQ_LEN,
+                              lora_r=planning.PLANNING_RANK, dtype="bfloat16")
+    assert f"~{memory.estimate(dims, shape).gpu_mb() / 1024:.1f} GB of 24 GB" in p.memory_note
+    assert p.params_b == 1.24
+    small = planning.make_plan({"use_case": "chat", "model": "smollm2"})
+    assert small.params_b == 0.135 and not small.quantized
+    assert not hasattr(planning, "BYTES_PER_PARAM") and not hasattr(planning, "memory_gb")

@@ -21,7 +21,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sweep.executors.contract import CLAIM_BARRIER_ENV
+from sweep.fault_injection import CLAIM_BARRIER_ENV
 from tests.conftest import REPO, with_test_model
 
 pytest.importorskip("psycopg2", reason="psycopg2-binary (the test extra) talks to PostgreSQL")
@@ -94,9 +94,9 @@ def test_two_machines_on_one_postgresql_study_run_exactly_n_trials(postgres_url,
     assert [t.state for t in ran] == [TrialState.COMPLETE] * n_trials
     assert len({t.user_attrs["driver_pid"] for t in trials}) == 2  # both machines asked
     assert sum(f"trial {n_trials} not run" in e for e in errs) == 1  # one stood down, and said so
-    from sweep import study as study_mod
+    from sweep import trial_counts
 
-    assert study_mod.counts(st)["finished"] == n_trials
+    assert trial_counts.counts(st)["finished"] == n_trials
     for machine in ("a", "b"):  # each machine writes its own study folder from the shared study
         rows = (tmp_path / machine / "pg" / "trials.csv").read_text().splitlines()
         assert len(rows) >= 2

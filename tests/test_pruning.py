@@ -15,7 +15,7 @@ def _study(tmp_path, *overrides):
     cfg = load_config([f"output_dir={tmp_path}", "search_space=quick", *overrides])
     space = search_space.load(cfg.search_space, targets=cfg.model.target_modules.keys())
     cfg.study_dir.mkdir(parents=True)
-    return cfg, space, study.open_study(cfg, space, max_steps=30)
+    return cfg, space, study.create_or_load(cfg, space, max_steps=30)
 
 
 def _run(st, curve):

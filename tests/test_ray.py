@@ -26,11 +26,11 @@ from optuna.trial import TrialState
 from sweep import engine, search_space
 from sweep.config import load_config
 from sweep.errors import ConfigError
+from sweep.fault_injection import FAULT_KILL_ENV
 
 ray = pytest.importorskip("ray")
 
 from sweep.executors.ray import (  # noqa: E402 - after the importorskip
-    FAULT_KILL_ENV,
     RayExecutor,
     check_cluster,
     collect,
@@ -149,7 +149,7 @@ def test_adapter_travels_back_when_the_worker_does_not_share_the_disk(local_ray,
 
     cfg = sweep_config(tmp_path, "ship", "n_trials=1")
     space = search_space.load_for_config(cfg)
-    st = engine.open_study(cfg, space)
+    st = engine.open_or_resume(cfg, space)
     ctx = SweepContext(cfg=cfg, space=space, study=st, progress=None, on_trial_end=lambda t: None)
     trial, params = ask(ctx)
     workdir = tmp_path / "ship" / "trials" / str(trial.number)

@@ -259,7 +259,7 @@ def test_resumed_sweep_samples_new_configurations(tmp_path):
 def test_heartbeat_retried_trial_does_not_count_as_finished(tmp_path):
     from optuna.trial import create_trial
 
-    from sweep import study as study_mod
+    from sweep import trial_counts
 
     st = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}")
     st.add_trial(create_trial(state=TrialState.COMPLETE, value=1.0))
@@ -267,8 +267,8 @@ def test_heartbeat_retried_trial_does_not_count_as_finished(tmp_path):
     st.add_trial(failed)
     # what Optuna's RetryHeartbeatStaleTrialCallback leaves: the retry waits, pointing at trial 1
     st.add_trial(create_trial(state=TrialState.WAITING, system_attrs={"failed_trial": 1}))
-    assert study_mod.counts(st)["finished"] == 1
-    assert study_mod.missing(st, 2) == 1  # the retry gets to run
+    assert trial_counts.counts(st)["finished"] == 1
+    assert trial_counts.missing(st, 2) == 1  # the retry gets to run
 
 
 def test_result_for_a_trial_finished_elsewhere_does_not_crash_the_sweep(tmp_path, capsys):
@@ -278,7 +278,7 @@ def test_result_for_a_trial_finished_elsewhere_does_not_crash_the_sweep(tmp_path
 
     cfg = load_config(tiny_overrides(tmp_path))
     space = search_space.load(cfg.search_space, targets=cfg.model.target_modules.keys())
-    st = engine.open_study(cfg, space)
+    st = engine.open_or_resume(cfg, space)
     ended = []
     ctx = SweepContext(cfg=cfg, space=space, study=st, progress=Progress(2), on_trial_end=ended.append)
     trial, _ = ask(ctx)
@@ -304,37 +304,37 @@ def test_processes_on_two_machines_never_run_more_than_n_trials(tmp_path, monkey
     "surplus", not counted), and an interrupted trial's retry it drew is put back."""
     import io
 
-    from sweep import study
+    from sweep import study, trial_counts
     from sweep.executors import contract
     from sweep.progress import Progress
 
     cfg = load_config(tiny_overrides(tmp_path, "n_trials=2"))
     space = search_space.load_for_config(cfg)
     cfg.study_dir.mkdir(parents=True)
-    st = study.open_study(cfg, space)
+    st = study.create_or_load(cfg, space)
     ctx = contract.SweepContext(cfg=cfg, space=space, study=st, progress=Progress(2, stream=io.StringIO()),
                                  on_trial_end=lambda t: None)
     assert contract.claim(ctx)[0].number == 0  # machine A
     st.enqueue_trial({"learning_rate": 1e-3, "lora_r": 8}, user_attrs={"retry_of": 7})  # a retry waits
     assert contract.claim(ctx)[0].number == 1  # machine B draws the retry: the last trial
-    assert study.missing(st, 2) == 0 and contract.claim(ctx) is None  # counted now: nothing to ask
+    assert trial_counts.missing(st, 2) == 0 and contract.claim(ctx) is None  # counted now: nothing to ask
     st.enqueue_trial({"learning_rate": 2e-3, "lora_r": 4}, user_attrs={"retry_of": 8})
     # machine C counted "1 missing" at the same moment as B (a stale count), and asks
     monkeypatch.setattr(contract, "missing", lambda *_: 1)
     assert contract.claim(ctx) is None
     trials = st.get_trials(deepcopy=False)
     surplus = trials[2]
-    assert surplus.state == TrialState.FAIL and surplus.user_attrs["fail_reason"] == study.SURPLUS
+    assert surplus.state == TrialState.FAIL and surplus.user_attrs["fail_reason"] == trial_counts.SURPLUS
     assert "trial 2 not run" in capsys.readouterr().err
     monkeypatch.undo()
-    c = study.counts(st)
+    c = trial_counts.counts(st)
     assert (c["RUNNING"], c["FAIL"], c["finished"]) == (2, 0, 0)  # the surplus trial does not count
     # the retry it drew is waiting again, with the same settings
     (waiting,) = [t for t in st.get_trials(deepcopy=False) if t.state == TrialState.WAITING]
     assert waiting.system_attrs["fixed_params"] == surplus.params and waiting.user_attrs["retry_of"] == 8
-    from sweep import report
+    from sweep import html_report
 
-    assert "surplus (never run)" in report.render(st, cfg)  # shown apart from failed trials
+    assert "surplus (never run)" in html_report.render(st, cfg)  # shown apart from failed trials
 
 
 def test_every_attempt_of_a_heartbeat_retry_chain_is_not_counted():
@@ -342,7 +342,7 @@ def test_every_attempt_of_a_heartbeat_retry_chain_is_not_counted():
     the original in failed_trial, and the earlier attempts in retry_history."""
     from optuna.distributions import FloatDistribution
 
-    from sweep import study
+    from sweep import trial_counts
 
     st = optuna.create_study()
     dist = {"x": FloatDistribution(0, 1)}
@@ -355,7 +355,7 @@ def test_every_attempt_of_a_heartbeat_retry_chain_is_not_counted():
     add(TrialState.FAIL, {"failed_trial": 0, "retry_history": [0]})  # 1: its retry, stale too
     add(TrialState.COMPLETE, {"failed_trial": 0, "retry_history": [0, 1]})  # 2: the retry that ran
     add(TrialState.COMPLETE, {})  # 3
-    c = study.counts(st)
+    c = trial_counts.counts(st)
     assert (c["COMPLETE"], c["FAIL"], c["finished"]) == (2, 0, 2)
 
 
@@ -413,7 +413,7 @@ def test_any_exception_in_a_trial_is_recorded_on_it_and_the_sweep_goes_on(tmp_pa
     a traceback in its error.log; the other trials run and the outputs are written."""
     import csv
 
-    from sweep.train import Trainer
+    from sweep.training import Trainer
 
     real_evaluate = Trainer.evaluate
     calls = []
@@ -448,7 +448,8 @@ def test_a_trial_of_another_host_is_failed_by_the_heartbeat_and_retried(tmp_path
     marked as another host's, its sweep is killed, and the rerun finds it through Optuna's
     heartbeat (grace 3 s), fails it and retries its configuration. Before the kill, the real
     heartbeat thread keeps the long-running trial alive through several grace periods."""
-    from sweep import study as study_mod
+    from sweep import storage as storage_mod
+    from sweep import trial_counts
 
     args = _args(tmp_path, "n_trials=1", "+fixed.max_steps=200", "train.eval_every=50", "executor=inline",
                  "pruner=none", "heartbeat_grace_s=3")
@@ -463,7 +464,7 @@ def test_a_trial_of_another_host_is_failed_by_the_heartbeat_and_retried(tmp_path
             if time.time() > deadline or proc.poll() is not None:
                 pytest.fail(f"trial 0 never started: {log.read_text()[-2000:]}")
             time.sleep(0.2)
-        storage = study_mod.make_storage(f"sqlite:///{db}", grace_s=3)
+        storage = storage_mod.make_storage(f"sqlite:///{db}", grace_s=3)
         st = optuna.load_study(study_name="r", storage=storage)
         started = st.trials[0].datetime_start.timestamp()
         time.sleep(max(0.0, started + 5 - time.time()))  # more than a grace period of running
@@ -488,12 +489,12 @@ def test_a_trial_of_another_host_is_failed_by_the_heartbeat_and_retried(tmp_path
     (retry,) = [t for t in st.trials if t.system_attrs.get("failed_trial") == 0]
     assert retry.params == params and retry.state == TrialState.COMPLETE
     assert "fail_reason" not in retry.user_attrs  # the retry does not inherit the reason
-    assert study_mod.counts(st)["finished"] == 1  # n_trials, the failed attempt not counted
+    assert trial_counts.counts(st)["finished"] == 1  # n_trials, the failed attempt not counted
 
 
 def test_heartbeat_grace_period_is_validated():
     from sweep.errors import ConfigError
-    from sweep.study import heartbeat_interval_s
+    from sweep.storage import heartbeat_interval_s
 
     with pytest.raises(ConfigError, match="heartbeat_grace_s=1"):
         load_config(["heartbeat_grace_s=1"])

@@ -14,8 +14,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sweep import report
-from sweep.commands import report as report_command
+from sweep import html_report
+from sweep import report as report_command
 from sweep.config import load_config
 from sweep.search_space import load as load_space
 
@@ -66,7 +66,7 @@ def script_srcs(page: str) -> list[str]:
 
 def test_report_is_self_contained_with_all_sections(tmp_path):
     cfg, study = make_study(tmp_path)
-    path = report.write_report(cfg, study)
+    path = html_report.write_report(cfg, study)
     assert path == cfg.study_dir / "report.html"
     page = path.read_text()
     assert script_srcs(page) == []  # no CDN, no external script: opens offline
@@ -86,7 +86,7 @@ def test_report_is_self_contained_with_all_sections(tmp_path):
 
 def test_parallel_coordinates_use_a_log_axis_for_learning_rate(tmp_path):
     _, study = make_study(tmp_path, extras=False)
-    section = report.parallel_coordinates(study)
+    section = html_report.parallel_coordinates(study)
     (trace,) = section.figure.data
     assert trace.type == "parcoords"
     dims = {d.label: d for d in trace.dimensions}
@@ -102,7 +102,7 @@ def test_parallel_coordinates_use_a_log_axis_for_learning_rate(tmp_path):
 
 def test_intermediate_values_mark_pruned_trials(tmp_path):
     _, study = make_study(tmp_path)
-    fig = report.intermediate_values(study).figure
+    fig = html_report.intermediate_values(study).figure
     names = {tr.name: tr for tr in fig.data}
     assert names["trial 3 (pruned)"].line.dash == "dot"
     assert names["trial 0 (complete)"].line.dash is None
@@ -111,7 +111,7 @@ def test_intermediate_values_mark_pruned_trials(tmp_path):
 @pytest.mark.parametrize("n_complete", [0, 1])
 def test_report_with_fewer_than_two_complete_trials(tmp_path, n_complete):
     cfg, study = make_study(tmp_path, n_complete=n_complete, extras=n_complete == 1)
-    page = report.write_report(cfg, study).read_text()
+    page = html_report.write_report(cfg, study).read_text()
     assert f"Needs at least 2 complete trials (have {n_complete})" in page
     assert script_srcs(page) == []
     if n_complete == 0:
@@ -142,13 +142,13 @@ def test_cli_unknown_study_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
 
 def test_inspect_lines_name_the_dashboard_command(tmp_path):
     cfg = load_config([f"output_dir={tmp_path}", "study_name=s"])
-    lines = report.inspect_lines(cfg)
+    lines = html_report.inspect_lines(cfg)
     assert lines[0] == f"dashboard: optuna-dashboard sqlite:///{tmp_path}/s/study.db"
     assert lines[1] == f"report: python -m sweep.report study_name=s output_dir={tmp_path}"
     journal = load_config([f"output_dir={tmp_path}", f"storage=journal://{tmp_path}/j.log"])
-    assert report.inspect_lines(journal)[0] == f"dashboard: optuna-dashboard {tmp_path}/j.log"
+    assert html_report.inspect_lines(journal)[0] == f"dashboard: optuna-dashboard {tmp_path}/j.log"
     pg = load_config([f"output_dir={tmp_path}", "storage=postgresql://me:secret@db/optuna"])
-    assert all("secret" not in line for line in report.inspect_lines(pg))
+    assert all("secret" not in line for line in html_report.inspect_lines(pg))
 
 
 def test_optuna_dashboard_opens_our_study(tmp_path):
@@ -156,7 +156,7 @@ def test_optuna_dashboard_opens_our_study(tmp_path):
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
     cfg, study = make_study(tmp_path)
-    storage = report.inspect_lines(cfg)[0].split("optuna-dashboard ", 1)[1]  # the printed command
+    storage = html_report.inspect_lines(cfg)[0].split("optuna-dashboard ", 1)[1]  # the printed command
 
     class Quiet(WSGIRequestHandler):
         def log_message(self, *args):

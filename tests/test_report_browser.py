@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sweep import report
+from sweep import html_report
 from tests.test_report import make_study
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -109,7 +109,7 @@ def test_report_renders_every_plot_offline_with_no_console_error(tmp_path):
     if binary is None:
         pytest.skip("no Chromium (bash scripts/setup_test_system.sh installs it)")
     cfg, study = make_study(tmp_path)
-    page = report.write_report(cfg, study)
+    page = html_report.write_report(cfg, study)
     n_plots = page.read_text().count('class="plotly-graph-div"')
     assert n_plots == 4
     profile = tmp_path / "profile"

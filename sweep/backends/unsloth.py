@@ -1,7 +1,7 @@
 """The GPU backend: Unsloth's `FastLanguageModel` loads the model and attaches LoRA.
 
 Same contract as `PeftBackend.load`: `(model, tokenizer)` with LoRA attached and only LoRA
-weights trainable; the shared `sweep.train.Trainer` then trains it, so eval loss, pruning
+weights trainable; the shared `sweep.training.Trainer` then trains it, so eval loss, pruning
 reports and the OOM fallback are the same code for both backends.
 
 Importing unsloth patches transformers, trl and peft for the whole process, so this module

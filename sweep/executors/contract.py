@@ -17,12 +17,15 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from sweep import tracking
+from sweep import fault_injection, optuna_internals, tracking
 from sweep.config import SweepConfig
 from sweep.errors import ConfigError, OutOfMemoryAtMinimum, TrialDiverged, TrialPruned
+from sweep.sampling import OOM
 from sweep.search_space import SearchSpace
-from sweep.study import SURPLUS, StudyReporter, missing, over_budget, pid_alive, study_lock
+from sweep.storage import study_lock
+from sweep.study import StudyReporter
 from sweep.trial import run_trial
+from sweep.trial_counts import SURPLUS, missing, over_budget
 
 
 @dataclass
@@ -62,46 +65,18 @@ def ask(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]]:
     return trial, dict(trial.params)
 
 
-# Test hook "DIR:N": every ask (after counting) is a round that N sweep processes enter together
-# (each waits until every other live one reached the same round), so processes on "different
-# machines" count, then ask, at the same moment, as in a real race for the study's last trial.
-CLAIM_BARRIER_ENV = "SWEEP_TEST_CLAIM_BARRIER"
-_claim_rounds = [0]
-
-
-def _claim_barrier() -> None:
-    raw = os.environ.get(CLAIM_BARRIER_ENV, "").strip()
-    if not raw:
-        return
-    import time
-
-    folder, _, n = raw.rpartition(":")
-    d = Path(folder)
-    d.mkdir(parents=True, exist_ok=True)
-    _claim_rounds[0] += 1
-    me, rnd = os.getpid(), _claim_rounds[0]
-    (d / f"{me}.{rnd}").touch()
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        peers = {int(f.name.split(".")[0]) for f in d.iterdir()} - {me}
-        if len(peers) + 1 >= int(n) and all((d / f"{pid}.{rnd}").exists() or not pid_alive(pid)
-                                            for pid in peers):
-            return
-        time.sleep(0.05)
-
-
 def claim(ctx: SweepContext) -> tuple[optuna.Trial, dict[str, Any]] | None:
     """The next trial to run, or None when the study has (or is running) n_trials."""
     with study_lock(ctx.cfg):
         if missing(ctx.study, ctx.cfg.n_trials) <= 0:
             return None
-        _claim_barrier()  # test hook: between counting and asking, where processes race
+        fault_injection.claim_barrier()  # test hook: between counting and asking, where processes race
         trial, params = ask(ctx)
         if not over_budget(ctx.study, trial.number, ctx.cfg.n_trials):
             return trial, params
     # another process (another machine) asked the study's last trial at the same moment
     trial.set_user_attr("fail_reason", SURPLUS)  # from here it never counts, even if left RUNNING
-    frozen = _tell(ctx.study, trial._trial_id, trial.number, None, TrialState.FAIL)
+    frozen = _tell(ctx.study, optuna_internals.trial_id(trial), trial.number, None, TrialState.FAIL)
     if "fixed_params" in frozen.system_attrs:  # an enqueued configuration (a retry): keep it queued
         keep = {k: frozen.user_attrs[k] for k in ("retry_of", "enqueued") if k in frozen.user_attrs}
         if "retry_of" not in keep and frozen.system_attrs.get("failed_trial") is not None:
@@ -136,7 +111,7 @@ def execute(cfg: SweepConfig, space: SearchSpace, trial_id: int, params: dict[st
     except TrialPruned as exc:
         outcome = Outcome("PRUNED", None, _ran(exc), str(exc))
     except OutOfMemoryAtMinimum as exc:
-        outcome = Outcome("FAIL", None, {**_ran(exc), "fail_detail": str(exc)}, "oom")
+        outcome = Outcome("FAIL", None, {**_ran(exc), "fail_detail": str(exc)}, OOM)
     except TrialDiverged as exc:
         outcome = Outcome("FAIL", None, {**_ran(exc), "fail_detail": str(exc)}, "diverged")
     except ConfigError as exc:
@@ -167,16 +142,17 @@ def _tell(study: optuna.Study, trial_id: int, number: int, value: float | None,
     except KeyError as exc:
         if "grid_id" not in str(exc):
             raise
-    return study._storage.get_trial(trial_id)
+    return optuna_internals.storage(study).get_trial(trial_id)
 
 
 def tell(ctx: SweepContext, trial: optuna.Trial | int, outcome: Outcome) -> optuna.trial.FrozenTrial:
     """Record an outcome on the study (the single source of truth) and refresh outputs."""
     study = ctx.study
+    storage = optuna_internals.storage(study)
     number = trial.number if isinstance(trial, optuna.Trial) else trial
-    trial_id = trial._trial_id if isinstance(trial, optuna.Trial) else \
-        study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
-    current = study._storage.get_trial(trial_id)
+    trial_id = optuna_internals.trial_id(trial) if isinstance(trial, optuna.Trial) else \
+        optuna_internals.trial_id_of(study, number)
+    current = storage.get_trial(trial_id)
     if current.state.is_finished():  # another process declared it dead meanwhile: keep its record
         print(f"trial {number} was already {current.state.name} in the study; its {outcome.state} "
               "result is not recorded", file=sys.stderr)
@@ -184,9 +160,9 @@ def tell(ctx: SweepContext, trial: optuna.Trial | int, outcome: Outcome) -> optu
         ctx.on_trial_end(current)
         return current
     for k, v in outcome.attrs.items():
-        study._storage.set_trial_user_attr(trial_id, k, v)
+        storage.set_trial_user_attr(trial_id, k, v)
     if outcome.reason:
-        study._storage.set_trial_user_attr(trial_id, "fail_reason" if outcome.state == "FAIL" else "prune_reason",
+        storage.set_trial_user_attr(trial_id, "fail_reason" if outcome.state == "FAIL" else "prune_reason",
                                            outcome.reason)
     state = TrialState[outcome.state]
     frozen = _tell(study, trial_id, number, outcome.value if state == TrialState.COMPLETE else None, state)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from sweep import optuna_internals
 from sweep.executors.contract import SweepContext, claim, execute, tell, trial_workdir
-from sweep.study import Heartbeat
+from sweep.storage import Heartbeat
 
 
 class InlineExecutor:
@@ -19,8 +20,8 @@ class InlineExecutor:
             if placement is not None and placement.estimated_peak_mb is not None:
                 trial.set_user_attr("estimated_peak_mb", round(placement.estimated_peak_mb, 1))
             cap = placement.micro_batch_cap if placement is not None else ctx.memory_cap(p)
-            with Heartbeat(ctx.study, trial._trial_id):
-                outcome = execute(ctx.cfg, ctx.space, trial._trial_id, params,
+            with Heartbeat(ctx.study, trial):
+                outcome = execute(ctx.cfg, ctx.space, optuna_internals.trial_id(trial), params,
                                   trial_workdir(ctx.cfg, trial.number), study=ctx.study,
                                   memory_cap=cap, on_progress=ctx.progress.update)
             tell(ctx, trial, outcome)

@@ -1,7 +1,7 @@
 """Ray executor: every trial in its own Ray worker process, placed by estimated memory.
 
-Before the study is opened, `preflight` (called by engine.preflight) checks that the cluster
-can run a trial as configured, without starting a local Ray.
+Before the study is opened, `check_cluster_can_run` (called by engine.preflight) checks that
+the cluster can run a trial as configured, without starting a local Ray.
 
 Driver loop, top to bottom (`RayExecutor.run`):
 1. join the cluster (`executor.address` / `RAY_ADDRESS`) or start a local Ray;
@@ -28,7 +28,6 @@ import io
 import os
 import secrets
 import shutil
-import signal
 import socket
 import sys
 import tarfile
@@ -37,16 +36,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sweep import fault_injection, optuna_internals
 from sweep.config import SweepConfig
 from sweep.console import quiet_libraries
 from sweep.errors import ConfigError, Problem
 from sweep.executors.contract import Outcome, SweepContext, claim, execute, tell, trial_workdir
 from sweep.memory import Placement, Planner, visible_gpu_memory_mb
 from sweep.redaction import SECRET_ENV_NAME
-from sweep.study import Heartbeat
+from sweep.storage import Heartbeat
 from sweep.wandb_setup import resolve_mode
 
-FAULT_KILL_ENV = "SWEEP_FAULT_KILL_TRIAL"  # test hook: the worker of this trial number SIGKILLs itself
 # Driver environment forwarded to workers (a worker's environment is its raylet's, which on
 # another machine, or in a Ray started before the variable was set, does not have them).
 FORWARD_ENV_PREFIXES = ("SWEEP_", "WANDB_", "HF_", "TRANSFORMERS_")
@@ -98,9 +97,7 @@ def trial_worker(cfg: SweepConfig, space: Any, trial_id: int, number: int, param
                  driver_token: str) -> tuple[Outcome, bytes | None]:
     """Run one trial in this (fresh) Ray worker; returns the outcome and, when this machine
     does not share the driver's disk, the trial's adapter folder as tar bytes."""
-    fault = os.environ.get(FAULT_KILL_ENV, "").strip()
-    if fault and int(fault) == number:
-        os.kill(os.getpid(), signal.SIGKILL)  # a crash as the driver sees it: no exception, no result
+    fault_injection.kill_if_trial(number)  # test hook: a crash as the driver sees it
 
     import ray
 
@@ -223,7 +220,7 @@ def _check_resources(cfg: SweepConfig, max_node_cpus: float, total_gpus: float) 
 PROBE_TIMEOUT_S = 3.0  # an unreachable cluster address fails preflight in seconds
 
 
-def preflight(cfg: SweepConfig) -> None:
+def check_cluster_can_run(cfg: SweepConfig) -> None:
     """Cluster problems found before the study folder is written (engine.preflight).
 
     A local Ray is not started for this: its resources are this machine's (`executor.num_cpus`
@@ -284,7 +281,7 @@ def proxy_port(cfg: SweepConfig, nodes: int) -> int | None:
     wanted = ex.storage_proxy == "always" or bool(ex.storage_proxy_port) or (nodes > 1 and sqlite)
     if not wanted:
         return None
-    if ex.storage_proxy == "auto" and not ex.storage_proxy_port and not _grpc_server_importable():
+    if ex.storage_proxy == "auto" and not ex.storage_proxy_port and not optuna_internals.grpc_server_available():
         print(f"ray: {nodes} nodes share a SQLite study; workers on other machines can only reach it on a "
               "shared disk. Install grpcio (Optuna's storage proxy) or use an RDB storage URL (docs/ray.md)",
               file=sys.stderr)
@@ -296,29 +293,17 @@ def proxy_port(cfg: SweepConfig, nodes: int) -> int | None:
         return int(s.getsockname()[1])
 
 
-def _grpc_server_importable() -> bool:
-    try:
-        import grpc  # noqa: F401
-        from optuna.storages._grpc.server import make_server  # noqa: F401
-    except Exception:  # noqa: BLE001 - missing grpcio, protobuf or a version clash
-        return False
-    return True
-
-
 def start_storage_proxy(cfg: SweepConfig, storage: Any, ray: Any, port: int) -> tuple[Any, str]:
     """Serve the driver's study storage over gRPC; returns (server, the URL workers use)."""
     if cfg.storage_url().startswith("journal"):
         raise ConfigError(Problem("executor.storage_proxy_port", port,
                                   "Optuna's gRPC proxy cannot serve a journal storage; use the default "
                                   "SQLite storage or an RDB URL"))
-    try:
-        import grpc  # noqa: F401 - only to fail with an install hint
-        from optuna.storages._grpc.server import make_server
-    except ImportError:
+    if not optuna_internals.grpc_server_available():
         raise ConfigError(Problem("executor.storage_proxy_port", port,
-                                  "the gRPC storage proxy needs grpcio: `pip install grpcio`")) from None
+                                  "the gRPC storage proxy needs grpcio: `pip install grpcio`"))
     # All interfaces: workers on other machines connect to this machine's cluster address.
-    server = make_server(storage, "0.0.0.0", port)
+    server = optuna_internals.make_grpc_server(storage, "0.0.0.0", port)
     server.start()
     return server, f"grpc://{ray.util.get_node_ip_address()}:{port}"
 
@@ -378,7 +363,7 @@ class RayExecutor:
             worker_cfg = cfg
             port = proxy_port(cfg, int(totals["nodes"]))
             if port:
-                server, url = start_storage_proxy(cfg, ctx.study._storage, ray, port)
+                server, url = start_storage_proxy(cfg, optuna_internals.storage(ctx.study), ray, port)
                 worker_cfg = dataclasses.replace(cfg, storage=url)
                 how = "" if cfg.executor.storage_proxy_port else " (a free port; executor.storage_proxy_port " \
                     "picks one, executor.storage_proxy=never turns it off)"
@@ -426,7 +411,7 @@ class RayExecutor:
                     tell(ctx, running.trial, outcome)
         except BaseException:
             # Ctrl-C or a driver error: stop the workers; their trials stay RUNNING and the next
-            # run of the same command retries them (sweep.study.recover_interrupted).
+            # run of the same command retries them (sweep.resume.recover_interrupted).
             for ref, running in inflight.items():
                 ray.cancel(ref, force=True)
                 running.heartbeat.__exit__(None, None, None)
@@ -438,7 +423,7 @@ class RayExecutor:
         (where the worker's reporter wrote it for the pruner)."""
         for running in inflight.values():
             try:
-                t = ctx.study._storage.get_trial(running.trial._trial_id)
+                t = optuna_internals.storage(ctx.study).get_trial(optuna_internals.trial_id(running.trial))
             except Exception:  # noqa: BLE001 - a busy storage only delays the view
                 return
             iv = t.intermediate_values
@@ -477,16 +462,15 @@ class RayExecutor:
         for k, v in attrs.items():
             trial.set_user_attr(k, v)
         ctx.progress.trial_started(trial.number, params)
-        heartbeat = Heartbeat(ctx.study, trial._trial_id).__enter__()
+        heartbeat = Heartbeat(ctx.study, trial).__enter__()
         options: dict[str, Any] = {"num_cpus": cfg.executor.cpus_per_trial, "num_gpus": placement.gpus,
                                    "name": f"{cfg.study_name}-trial-{trial.number}"}
         if env:
             options["runtime_env"] = {"env_vars": env}
         ref = remote.options(**options).remote(
-            worker_cfg, ctx.space, trial._trial_id, trial.number, params,
+            worker_cfg, ctx.space, optuna_internals.trial_id(trial), trial.number, params,
             str(trial_workdir(cfg, trial.number)), placement.micro_batch_cap, placement.gpus, token)
         return ref, _Running(trial, heartbeat, placement, cfg.executor.cpus_per_trial, time.perf_counter())
 
 
-__all__ = ["FAULT_KILL_ENV", "RayExecutor", "collect", "connect", "pack_dir", "preflight", "trial_worker",
-           "unpack_dir"]
+__all__ = ["RayExecutor", "check_cluster_can_run", "collect", "connect", "pack_dir", "trial_worker", "unpack_dir"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import math
-import os
 import random
 import resource
 import time
@@ -20,21 +19,10 @@ from typing import Any, Protocol
 
 import torch
 
-from sweep import schedules
+from sweep import fault_injection, schedules
 from sweep.errors import OutOfMemoryAtMinimum, TrialDiverged, TrialPruned
 from sweep.memory import largest_divisor_at_most
 from sweep.objectives import IGNORE, nll_per_row, nll_sum, orpo_odds_ratio_loss, token_logprobs
-
-# Test hooks (unset = off). SWEEP_FAULT_OOM_ABOVE_MICRO_BATCH=N: every micro batch above N runs
-# out of memory (0: even micro batch 1); SWEEP_FAULT_OOM_FROM_STEP=k: only from optimizer step k on
-# (default: from the start); SWEEP_FAULT_OOM_PHASE: where it fires, `forward` (before a training forward pass),
-# `backward` (inside loss.backward, with the activations alive) or `eval` (an eval chunk);
-# unset = forward and eval.
-FAULT_OOM_ENV = "SWEEP_FAULT_OOM_ABOVE_MICRO_BATCH"
-FAULT_OOM_STEP_ENV = "SWEEP_FAULT_OOM_FROM_STEP"
-FAULT_OOM_PHASE_ENV = "SWEEP_FAULT_OOM_PHASE"
-OOM_PHASES = ("forward", "backward", "eval")
-FAULT_NAN_ENV = "SWEEP_FAULT_NAN_AT_STEP"  # testing hook: the training loss is NaN from that step on
 
 
 class Reporter(Protocol):
@@ -238,16 +226,9 @@ class Trainer:
         # "tokens": each row's label count (the same rows in every trial: sweep.noise pairs them)
         self.eval_rows: dict[str, list[float]] = {}
         self.last_eval_rows: list[float] = []
-        # Test hook: unset (or empty) = off; N = every micro batch above N "runs out of memory"
-        # (so 0 makes even micro batch 1 fail).
-        raw = os.environ.get(FAULT_OOM_ENV, "").strip()
-        self.fault_oom_above: int | None = int(raw) if raw else None
-        self.fault_oom_from_step = int(os.environ.get(FAULT_OOM_STEP_ENV, "").strip() or 0)
-        phase = os.environ.get(FAULT_OOM_PHASE_ENV, "").strip()
-        if phase and phase not in OOM_PHASES:
-            raise ValueError(f"{FAULT_OOM_PHASE_ENV}={phase!r}: use one of {OOM_PHASES}")
-        self.fault_oom_phases = {phase} if phase else {"forward", "eval"}
-        self.fault_nan_at = int(os.environ.get(FAULT_NAN_ENV, "0") or 0)
+        # test hooks (sweep.fault_injection), off unless their variables are set
+        self.oom_fault = fault_injection.OomFault.from_env()
+        self.fault_nan_at = fault_injection.nan_from_step()
 
     # ------------------------------------------------------------------ setup
     def _optimizer(self):
@@ -444,12 +425,11 @@ class Trainer:
         return (-c_sum.sum()) / n_tokens + self.spec.orpo_lambda * odds.sum() / batch_size
 
     def _fault(self, phase: str, size: int) -> bool:
-        """Whether the OOM test hook fires here (see FAULT_OOM_ENV)."""
-        return (self.fault_oom_above is not None and size > self.fault_oom_above
-                and phase in self.fault_oom_phases and self.step >= self.fault_oom_from_step)
+        """Whether the injected out-of-memory test hook fires here (sweep.fault_injection)."""
+        return self.oom_fault.fires(phase, size, self.step)
 
     def _fault_text(self) -> str:
-        return f"injected by {FAULT_OOM_ENV}={self.fault_oom_above} at step {self.step}"
+        return self.oom_fault.message(self.step)
 
     def _raise_oom(self, grad: torch.Tensor) -> None:
         raise torch.OutOfMemoryError(self._fault_text() + " (backward)")

@@ -34,14 +34,15 @@ from optuna.trial import FrozenTrial, TrialState
 from sweep.config import SweepConfig, redact_url
 from sweep.errors import ConfigError, Problem
 from sweep.results import atomic_write, ranked
-from sweep.study import INTERRUPTED, SURPLUS, counts, load_existing
+from sweep.storage import load_existing
 from sweep.study_tracking import summary_lines
+from sweep.trial_counts import INTERRUPTED, SURPLUS, counts
 
 MIN_COMPLETE_FOR_IMPORTANCE = 2
 TOP_TRIALS = 10
 REPORT_NAME = "report.html"
 # Derived settings and measurements worth a column in the best-trials table.
-TABLE_ATTRS = (("alpha_over_r", "alpha/r"), ("micro_batch_size", "micro batch"),
+BEST_TABLE_ATTRS = (("alpha_over_r", "alpha/r"), ("micro_batch_size", "micro batch"),
                ("gradient_accumulation_steps", "accum."), ("chat_template", "template"),
                ("best_eval_loss", "best eval"), ("steps", "steps"), ("tokens_per_s", "tokens/s"),
                ("peak_memory_mb", "peak MB"), ("wall_time_s", "wall s"), ("backend", "backend"),
@@ -249,7 +250,7 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
 def best_table(study: optuna.Study, top: int = TOP_TRIALS) -> str:
     best = ranked(study)[:top]
     params = _param_order(study, {k for t in best for k in t.params})
-    attrs = [(k, label) for k, label in TABLE_ATTRS if any(k in t.user_attrs for t in best)]
+    attrs = [(k, label) for k, label in BEST_TABLE_ATTRS if any(k in t.user_attrs for t in best)]
     head = ["trial", "eval loss", *params, *[label for _, label in attrs]]
     rows = [[t.number, t.value, *[t.params.get(p) for p in params], *[t.user_attrs.get(k) for k, _ in attrs]]
             for t in best]

@@ -33,16 +33,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
 from sweep import data as data_mod
-from sweep import datasource, models, results, search_space
-from sweep import study as study_mod
-from sweep.config import ModelConfig, compose, from_dict, redact_url
+from sweep import datasource, models, results, search_space, storage, trial_settings
+from sweep.config import DataConfig, ModelConfig, SweepConfig, compose, from_dict, redact_url
 from sweep.errors import ConfigError, Problem, Problems
 from sweep.search_space import SearchSpace
-from sweep.typed import build
+from sweep.trial_settings import TrainSection, TrialSettings
 
 # Our optimizer names -> Axolotl's (`optimizer` is passed to HF TrainingArguments' `optim`).
-OPTIMIZERS = {
+AXOLOTL_OPTIMIZERS = {
     "adamw_torch": "adamw_torch",
     "adamw_torch_fused": "adamw_torch_fused",
     "adamw_8bit": "adamw_8bit",
@@ -50,7 +52,7 @@ OPTIMIZERS = {
     "sgd": "sgd",
 }
 # Our scheduler names -> Axolotl's (`lr_scheduler` is passed to HF `lr_scheduler_type`).
-SCHEDULERS = {
+AXOLOTL_SCHEDULERS = {
     "cosine": "cosine",
     "linear": "linear",
     "constant": "constant",
@@ -88,12 +90,12 @@ CHAT_TYPE = "chat_template"
 NO_TEMPLATE_TYPES = ("alpaca", "completion", "input_output")  # never with a chat_template key
 
 
-def axolotl_config(settings: dict[str, Any], *, base_model: str, output_dir: str,
+def axolotl_config(settings: TrialSettings, *, base_model: str, output_dir: str,
                    by_epochs: bool = False, data_files: dict[str, str] | None = None) -> dict[str, Any]:
     """The Axolotl config of one trial.
 
     Args:
-        settings: the trial's settings, in the schema of `sweep.results.settings()` (best.yaml).
+        settings: the trial's typed settings (best.yaml, `sweep.trial_settings`).
         base_model: the model Axolotl loads (hub id, or an absolute local folder).
         output_dir: where Axolotl writes its checkpoints and adapter.
         by_epochs: the trial's length was set in epochs: export `num_epochs` (and a warmup
@@ -108,65 +110,82 @@ def axolotl_config(settings: dict[str, Any], *, base_model: str, output_dir: str
         ConfigError: the trial cannot be expressed in Axolotl terms; every problem named.
     """
     problems = Problems()
-    lora, train, data, model = settings["lora"], settings["train"], settings["data"], settings["model"]
-    if settings.get("objective", "sft") != "sft" or data.get("format") == "preference":
-        problems.add("objective", settings.get("objective"),
+    if settings.objective != "sft" or settings.data.format == "preference":
+        problems.add("objective", settings.objective,
                      "only SFT trials are exported to Axolotl; our ORPO trains on prompt/chosen/"
                      "rejected strings, which no Axolotl ORPO dataset type reads as-is")
         problems.raise_if_any()
-
     out: dict[str, Any] = {"base_model": base_model}
-    if model.get("revision"):
-        out["revision_of_model"] = model["revision"]
-    if model.get("trust_remote_code"):
+    if settings.model.revision:
+        out["revision_of_model"] = settings.model.revision
+    if settings.model.trust_remote_code:
         out["trust_remote_code"] = True
+    out.update(_lora_keys(settings, problems))
+    out.update(_data_keys(settings, data_files, problems))
+    out.update(_training_keys(settings.train, by_epochs, problems))
+    out["output_dir"] = output_dir
+    out.update(_tracker_keys(settings))
+    problems.raise_if_any()
+    check_axolotl(out)
+    return out
 
-    # --- LoRA, as the trial attached it
-    qlora = bool(model.get("load_in_4bit"))
-    out["adapter"] = "qlora" if qlora else "lora"
+
+def _lora_keys(settings: TrialSettings, problems: Problems) -> dict[str, Any]:
+    """The adapter, as the trial attached it."""
+    lora, qlora = settings.lora, settings.model.load_in_4bit
+    out: dict[str, Any] = {"adapter": "qlora" if qlora else "lora"}
     if qlora:
         out["load_in_4bit"] = True
-    out["lora_r"] = lora["r"]
-    alpha = float(lora["alpha"])
+    out["lora_r"] = lora.r
+    alpha = float(lora.alpha)
     if not alpha.is_integer():
         problems.add("lora_alpha", alpha, "Axolotl's lora_alpha is an integer; pin lora_alpha (or a "
                      "lora_alpha_ratio that gives a whole number for every rank) to export this trial")
     out["lora_alpha"] = int(alpha) if alpha.is_integer() else alpha
-    out["lora_dropout"] = float(lora["dropout"])
+    out["lora_dropout"] = float(lora.dropout)
     # The explicit module list is exactly what PEFT targeted; lora_target_linear would let
     # Axolotl re-derive it per architecture.
-    if lora.get("target_modules"):
-        out["lora_target_modules"] = list(lora["target_modules"])
+    if lora.target_modules:
+        out["lora_target_modules"] = list(lora.target_modules)
     else:
-        problems.add("lora.target_modules", lora.get("target_modules"),
-                     f"no modules for target_modules={lora.get('target_modules_key')!r} in the model preset")
-    out["peft_use_rslora"] = bool(lora.get("use_rslora"))
-    if lora.get("use_dora"):
+        problems.add("lora.target_modules", lora.target_modules,
+                     f"no modules for target_modules={lora.target_modules_key!r} in the model preset")
+    out["peft_use_rslora"] = lora.use_rslora
+    if lora.use_dora:
         out["peft_use_dora"] = True
+    return out
 
-    # --- data
+
+def _data_keys(settings: TrialSettings, data_files: dict[str, str] | None, problems: Problems) -> dict[str, Any]:
+    """The datasets (the rows as the trials split them, when written), template and lengths."""
+    data = settings.data
     if data_files:
-        data = {**data, **data_files, "format": "chat" if data.get("format") == "sharegpt" else data.get("format")}
-    template = train.get("chat_template") or data.get("chat_template") or "tokenizer_default"
-    ds = _dataset(data, data["path"], "data.path", template, problems)
+        data = dataclasses.replace(data, path=data_files["path"], eval_path=data_files.get("eval_path"),
+                                   format="chat" if data.format == "sharegpt" else data.format)
+    template = settings.train.chat_template or data.chat_template or "tokenizer_default"
+    ds = _dataset(data, data.path, "data.path", template, problems)
+    out: dict[str, Any] = {}
     if ds.get("type") == CHAT_TYPE:
         out["chat_template"] = template
     out["datasets"] = [ds]
-    if data.get("eval_path"):
+    if data.eval_path:
         # our separate eval file; Axolotl rejects a non-zero val_set_size next to test_datasets
-        out["test_datasets"] = [_dataset(data, data["eval_path"], "data.eval_path", template, problems)]
+        out["test_datasets"] = [_dataset(data, data.eval_path, "data.eval_path", template, problems)]
         out["val_set_size"] = 0.0
     else:
-        out["val_set_size"] = float(data.get("val_set_size") or 0.0)
-    out["sequence_len"] = int(data["max_seq_len"])
+        out["val_set_size"] = float(data.val_set_size or 0.0)
+    out["sequence_len"] = int(data.max_seq_len)
     out["sample_packing"] = False  # our trainer pads each micro batch; it never packs
     out["train_on_inputs"] = False  # loss on answers only, as our encoder labels them
+    return out
 
-    # --- optimisation, with batch sizes as the trial ran them (after any OOM fallback)
-    out["learning_rate"] = float(train["learning_rate"])
-    out["lr_scheduler"] = _mapped(SCHEDULERS, train["lr_scheduler"], "lr_scheduler", problems)
-    ratio = float(train.get("warmup_ratio") or 0.0)
-    steps = None if by_epochs or train.get("max_steps") is None else int(train["max_steps"])
+
+def _training_keys(train: TrainSection, by_epochs: bool, problems: Problems) -> dict[str, Any]:
+    """Optimisation and length, with batch sizes as the trial ran them (after any OOM fallback)."""
+    out: dict[str, Any] = {"learning_rate": float(train.learning_rate),
+                           "lr_scheduler": _mapped(AXOLOTL_SCHEDULERS, train.lr_scheduler, "lr_scheduler", problems)}
+    ratio = float(train.warmup_ratio or 0.0)
+    steps = None if by_epochs or train.max_steps is None else int(train.max_steps)
     if steps is not None:
         out["warmup_steps"] = int(round(ratio * steps))  # exactly what our scheduler used
     elif ratio > 0:
@@ -174,36 +193,37 @@ def axolotl_config(settings: dict[str, Any], *, base_model: str, output_dir: str
         out["warmup_ratio"] = ratio
     else:
         out["warmup_steps"] = 0  # written: with neither key Axolotl warms up 3% of the steps
-    out["weight_decay"] = float(train["weight_decay"])
-    out["optimizer"] = _mapped(OPTIMIZERS, train["optimizer"], "optimizer", problems)
-    out["max_grad_norm"] = float(train["max_grad_norm"])
-    micro, accum = train.get("micro_batch_size"), train.get("gradient_accumulation_steps")
-    effective = train.get("effective_batch_size")
-    if effective and micro and accum and micro * accum != effective:
+    out["weight_decay"] = float(train.weight_decay)
+    out["optimizer"] = _mapped(AXOLOTL_OPTIMIZERS, train.optimizer, "optimizer", problems)
+    out["max_grad_norm"] = float(train.max_grad_norm)
+    micro, accum, effective = train.micro_batch_size, train.gradient_accumulation_steps, train.effective_batch_size
+    if micro * accum != effective:
         problems.add("train.micro_batch_size", micro,
                      f"micro_batch_size x gradient_accumulation_steps = {micro}x{accum} is not the "
                      f"effective batch {effective}; the settings are inconsistent")
     out["micro_batch_size"] = micro
     out["gradient_accumulation_steps"] = accum
     if steps is None:
-        out["num_epochs"] = float(train["num_epochs"])
+        out["num_epochs"] = float(train.num_epochs)
     else:
         out["max_steps"] = steps
-    out["seed"] = int(train.get("seed") or 0)
+    out["seed"] = int(train.seed)
     out["bf16"] = "auto"
-    out["gradient_checkpointing"] = bool(train.get("gradient_checkpointing"))
-    out["output_dir"] = output_dir
+    out["gradient_checkpointing"] = train.gradient_checkpointing
+    return out
 
-    tracker = settings.get("tracker") or {}
-    if tracker.get("name") == "wandb":
-        out["wandb_project"] = tracker.get("project")
-        if tracker.get("entity"):
-            out["wandb_entity"] = tracker["entity"]
-        out["wandb_name"] = f"{settings.get('study_name')}-trial{settings.get('trial')}-axolotl"
-        if tracker.get("mode") in ("offline", "online", "disabled"):
-            out["wandb_mode"] = tracker["mode"]
-    problems.raise_if_any()
-    check_axolotl(out)
+
+def _tracker_keys(settings: TrialSettings) -> dict[str, Any]:
+    """W&B, when the sweep logged to it: Axolotl's run lands next to the trials'."""
+    tracker = settings.tracker
+    if tracker.name != "wandb":
+        return {}
+    out: dict[str, Any] = {"wandb_project": tracker.project}
+    if tracker.entity:
+        out["wandb_entity"] = tracker.entity
+    out["wandb_name"] = f"{settings.study_name}-trial{settings.trial}-axolotl"
+    if tracker.mode in ("offline", "online", "disabled"):
+        out["wandb_mode"] = tracker.mode
     return out
 
 
@@ -213,10 +233,10 @@ def _mapped(table: dict[str, str], value: Any, key: str, problems: Problems) -> 
     return table.get(value, value)
 
 
-def _dataset(data: dict[str, Any], path: str, key: str, template: str,
+def _dataset(data: DataConfig, path: str, key: str, template: str,
              problems: Problems) -> dict[str, Any]:
     """One Axolotl dataset entry for a file of our data format."""
-    fmt = data["format"]
+    fmt = data.format
     entry: dict[str, Any] = {"path": path, "ds_type": "json", "split": "train"}
     try:
         rows = [r.data for r in data_mod.read_rows(path, fmt, key)]
@@ -227,17 +247,17 @@ def _dataset(data: dict[str, Any], path: str, key: str, template: str,
         if template not in AXOLOTL_CHAT_TEMPLATES and not template.startswith(FALLBACK_PREFIX):
             problems.add("chat_template", template, "not a chat template Axolotl knows; use one of "
                          f"{', '.join(sorted(AXOLOTL_CHAT_TEMPLATES))}")
-        if data.get("system_prompt") and any(r["messages"][0]["role"] != "system" for r in rows):
+        if data.system_prompt and any(r["messages"][0]["role"] != "system" for r in rows):
             # Axolotl has no "insert this system message where a row has none" option
             # (default_system_message only rewrites chatml's built-in one).
-            problems.add("data.system_prompt", data["system_prompt"],
+            problems.add("data.system_prompt", data.system_prompt,
                          f"Axolotl cannot insert it into rows of {path} that lack a system message; "
                          "add the system message to those rows (or unset data.system_prompt)")
         entry.update({
             "type": CHAT_TYPE, "chat_template": template, "field_messages": "messages",
             "message_property_mappings": {"role": "role", "content": "content"},
             "roles_to_train": ["assistant"],
-            "train_on_eos": "turn" if data.get("add_eos", True) else "none",
+            "train_on_eos": "turn" if data.add_eos else "none",
         })
     elif fmt == "alpaca":
         entry["type"] = "alpaca"
@@ -296,12 +316,12 @@ def check_axolotl(cfg: dict[str, Any]) -> None:
         problems.add("axolotl.warmup_ratio", cfg["warmup_ratio"], "must be in [0, 1)")
     if ("max_steps" in cfg) == ("num_epochs" in cfg):
         problems.add("axolotl.max_steps", cfg.get("max_steps"), "write max_steps or num_epochs, exactly one")
-    if cfg.get("optimizer") not in OPTIMIZERS.values():
+    if cfg.get("optimizer") not in AXOLOTL_OPTIMIZERS.values():
         problems.add("axolotl.optimizer", cfg.get("optimizer"),
-                     f"choose one of {', '.join(OPTIMIZERS.values())}")
-    if cfg.get("lr_scheduler") not in SCHEDULERS.values():
+                     f"choose one of {', '.join(AXOLOTL_OPTIMIZERS.values())}")
+    if cfg.get("lr_scheduler") not in AXOLOTL_SCHEDULERS.values():
         problems.add("axolotl.lr_scheduler", cfg.get("lr_scheduler"),
-                     f"choose one of {', '.join(SCHEDULERS.values())}")
+                     f"choose one of {', '.join(AXOLOTL_SCHEDULERS.values())}")
     if cfg.get("test_datasets") and cfg.get("val_set_size"):
         problems.add("axolotl.val_set_size", cfg["val_set_size"], "must be 0 with test_datasets")
     all_ds = [*(cfg.get("datasets") or []), *(cfg.get("test_datasets") or [])]
@@ -349,12 +369,9 @@ def to_yaml(cfg: dict[str, Any], header: str = "") -> str:
     return comment + yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False, width=100)
 
 
-def base_model_of(model: dict[str, Any]) -> str:
+def base_model_of(m: ModelConfig) -> str:
     """What Axolotl loads: the hub id, or the absolute local folder (tiny presets: built once;
     packaged GGUF presets: the converted HF folder in the model cache)."""
-    problems = Problems()
-    m = build(ModelConfig, model, "model", problems)
-    problems.raise_if_any()
     if m.tiny is not None:
         return str(models.ensure_tiny(m).resolve())
     if m.path:
@@ -369,16 +386,16 @@ def base_model_of(model: dict[str, Any]) -> str:
 DATA_DIR = "axolotl_data"  # next to the exported YAML: the rows as the trials split them
 
 
-def needs_data_files(data: dict[str, Any]) -> bool:
+def needs_data_files(data: DataConfig) -> bool:
     """Whether Axolotl must read our rows rather than the user's source: a held-out split
     (Axolotl's own val_set_size would hold out other rows), ShareGPT rows (read with mapped
     roles), or a source other than a JSON/JSONL file (CSV, Parquet, a folder, a hub id)."""
-    sources = [data.get("path"), data.get("eval_path")]
+    sources = [data.path, data.eval_path]
     native = all(Path(s).suffix.lower() in (".json", ".jsonl") and Path(s).is_file() for s in sources if s)
-    return not data.get("eval_path") or data.get("format") == "sharegpt" or not native
+    return not data.eval_path or data.format == "sharegpt" or not native
 
 
-def write_data_files(cfg: Any, folder: Path) -> dict[str, str]:
+def write_data_files(cfg: SweepConfig, folder: Path) -> dict[str, str]:
     """The train and eval rows exactly as every trial split them (seeded), as chat / alpaca /
     completion JSONL in `folder`; "I don't know" probes are left out, as from the loss."""
     train_rows, eval_rows = data_mod.load_splits(cfg.data, cfg.seed)
@@ -390,18 +407,18 @@ def write_data_files(cfg: Any, folder: Path) -> dict[str, str]:
     return out
 
 
-def export_trial(cfg: Any, space: Any, trial: Any, out: Path) -> Path:
+def export_trial(cfg: SweepConfig, space: SearchSpace, trial: FrozenTrial, out: Path) -> Path:
     """Write the Axolotl YAML of one finished trial to `out` (atomically); returns `out`.
 
     When Axolotl cannot read the trials' rows from the user's source as they were split
     (`needs_data_files`), they are written to `axolotl_data/` next to `out` first.
     """
-    settings = results.settings(cfg, space, trial)
+    settings = trial_settings.from_trial(cfg, space, trial)
     by_epochs = space.from_values(trial.params).max_steps is None
     files = None
-    if needs_data_files(settings["data"]) and settings.get("objective", "sft") == "sft":
+    if needs_data_files(settings.data) and settings.objective == "sft":
         files = write_data_files(cfg, out.parent / DATA_DIR)
-    body = axolotl_config(settings, base_model=base_model_of(settings["model"]),
+    body = axolotl_config(settings, base_model=base_model_of(settings.model),
                           output_dir=str(cfg.study_dir / "axolotl_output"), by_epochs=by_epochs,
                           data_files=files)
     value = f"{trial.value:.6g}" if trial.value is not None else "n/a"
@@ -417,7 +434,7 @@ def export_trial(cfg: Any, space: Any, trial: Any, out: Path) -> Path:
     return out
 
 
-def write_axolotl(cfg: Any, space: Any, study: Any) -> None:
+def write_axolotl(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> None:
     """Write <study folder>/axolotl.yaml for the best trial (called at the end of a sweep).
 
     A best trial that Axolotl cannot express is reported on stderr, not raised: the sweep's
@@ -438,12 +455,10 @@ def write_axolotl(cfg: Any, space: Any, study: Any) -> None:
 # --------------------------------------------------------------------------- command line
 
 
-def study_inputs(args: list[str]) -> tuple[Any, Any, Any]:
+def study_inputs(args: list[str]) -> tuple[SweepConfig, SearchSpace, optuna.Study]:
     """(cfg, space, study) of an existing study, found by study_name/output_dir/storage."""
-    import optuna
-
     located = from_dict(compose(args))
-    st = study_mod.load_existing(located)
+    st = storage.load_existing(located)
     if st is None:
         raise ConfigError(Problem("study_name", located.study_name,
                                   f"no such study in {redact_url(located.storage_url())}; run the sweep "
@@ -464,10 +479,8 @@ def study_inputs(args: list[str]) -> tuple[Any, Any, Any]:
     return cfg, space, st
 
 
-def select_trial(cfg: Any, st: Any, number: int | None) -> Any:
+def select_trial(cfg: SweepConfig, st: optuna.Study, number: int | None) -> FrozenTrial:
     """The trial to export: trial `number` (COMPLETE or PRUNED), else the best; ConfigError if none."""
-    from optuna.trial import TrialState
-
     if number is None:
         trial = results.best_trial(st)
         if trial is None:

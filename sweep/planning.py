@@ -20,21 +20,24 @@ Budget rules (each one explained in docs/ROADMAP.md, "Budget"):
 - eval every ~1/10 of a trial; no pruning before 20% of it (`pruner.n_warmup_steps`, any
   pruner; Oliver & Wang 2024: 4 of the top-5 configurations at 20% of training were still
   top-5 at the end);
-- 16-bit LoRA when the base model fits with headroom, else QLoRA (`model.load_in_4bit=true`),
-  else a `ConfigError` naming a smaller preset.
+- 16-bit LoRA when a micro batch of the base model fits the GPU, else QLoRA
+  (`model.load_in_4bit=true`), else a `ConfigError` naming a smaller preset; memory from the
+  engine's own estimate (`sweep.memory`, the one that places every trial).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sweep import search_space
+from sweep import memory, search_space
 from sweep.config import CONF_DIR
 from sweep.errors import ConfigError, Problem, Problems
 
@@ -53,14 +56,14 @@ TRIALS_PER_DIM = 4
 MIN_TRIALS, MAX_TRIALS = 12, 40
 EVALS_PER_TRIAL = 10
 PRUNE_AFTER = 0.2
-# Rough GPU memory of LoRA training, in GB: base weights (bytes per parameter), x1.2 for the
-# LoRA state, logits and allocator slack, plus a fixed 2 GB (CUDA context, activations of a
-# small micro batch with gradient checkpointing). QLoRA's claim checks out with it: 65B in
-# 4-bit -> 0.55 x 65 x 1.2 + 2 = 45 GB <= 48 GB. sweep/memory.py estimates a trial precisely
-# once the model's config.json is available; this is the before-you-start version.
-BYTES_PER_PARAM = {"16bit": 2.0, "4bit": 0.55}
-OVERHEAD_FACTOR, OVERHEAD_GB = 1.2, 2.0
-RETRAIN = "python -m sweep.train from=<study folder>/best.yaml num_epochs={epochs}"
+# GPU memory comes from the engine's one memory model (sweep/memory.py, the same estimate that
+# places every trial): the model's shape (its config.json, or a shipped preset's published shape,
+# or a Llama-shaped model of the given size), LoRA r 16 on all linear layers at the sequence
+# length below, bf16 weights or NF4 (QLoRA), with the CUDA context and allocator margin.
+PLANNING_SEQ_LEN = 256  # data.max_seq_len's default
+PLANNING_RANK = 16
+MICRO_BATCHES = 8  # the largest micro batch the plan starts from (train.micro_batch_size's default)
+RETRAIN = "python -m sweep.retrain from=<study folder>/best.yaml num_epochs={epochs}"
 ALLOWED_KEYS = ("use_case", "model", "gpu_memory_gb", "examples", "params_b")
 
 
@@ -311,38 +314,56 @@ def space_dimensions(name: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- planning
 
 
-def memory_gb(params_b: float, mode: str) -> float:
-    return params_b * BYTES_PER_PARAM[mode] * OVERHEAD_FACTOR + OVERHEAD_GB
+def model_dims(model: str, preset: dict[str, Any], params_b: float | None) -> tuple[memory.ModelDims | None, str]:
+    """The shape the plan sizes memory with, and where it came from: `params_b=` (a Llama-shaped
+    model of that size) wins; else a local folder's config.json; else the preset's published
+    shape; else a Llama-shaped model of the size in its name."""
+    if params_b is not None and params_b > 0 and not preset.get("tiny"):
+        return memory.ModelDims.llama_like(params_b), f"a Llama-shaped {params_b:g}B model"
+    path = preset.get("path")
+    if path and (Path(path) / "config.json").is_file():
+        return memory.ModelDims.from_pretrained(path), f"{path}/config.json"
+    gguf = preset.get("gguf") or {}
+    dims = memory.published_dims(preset.get("hub_id"), gguf.get("file"))
+    if dims is not None:
+        return dims, "its published config"
+    return None, ""
 
 
-def choose_precision(model: str, params_b: float, gpu_gb: float) -> tuple[bool, str, float]:
-    """16-bit LoRA if it fits, else QLoRA.
+def choose_precision(model: str, dims: memory.ModelDims, gpu_gb: float,
+                     sequences_per_example: int = 1) -> tuple[bool, str, int, bool]:
+    """16-bit LoRA if a micro batch fits, else QLoRA; gradient checkpointing only when not even
+    micro batch 1 fits without it (sweep.memory.estimate at PLANNING_SEQ_LEN).
 
     Returns:
-        (quantize?, one-line explanation, GB left after the weights for activations).
+        (quantize?, one-line explanation, micro batch, gradient checkpointing?).
 
     Raises:
-        ConfigError: not even the 4-bit model fits; names smaller presets.
+        ConfigError: not even the 4-bit model fits at micro batch 1 with checkpointing.
     """
-    need16, need4 = memory_gb(params_b, "16bit"), memory_gb(params_b, "4bit")
-    if need16 <= gpu_gb:
-        return False, (f"16-bit LoRA fits: ~{need16:.0f} GB of {gpu_gb:g} GB (QLoRA not needed; it "
-                       "would save memory at some speed cost)"), gpu_gb - need16
-    if need4 <= gpu_gb:
-        return True, (f"16-bit LoRA needs ~{need16:.0f} GB > {gpu_gb:g} GB: use QLoRA "
-                      f"(model.load_in_4bit=true, NF4 base weights, ~{need4:.0f} GB)"), gpu_gb - need4
+    budget_mb = gpu_gb * 1024
+    need: dict[str, float] = {}
+    for quant in ("none", "4bit"):
+        for ckpt in (False, True):
+            shape = memory.TrainShape(micro_batch_size=MICRO_BATCHES, seq_len=PLANNING_SEQ_LEN,
+                                      lora_r=PLANNING_RANK, dtype="bfloat16", quantization=quant,
+                                      gradient_checkpointing=ckpt, sequences_per_example=sequences_per_example)
+            micro = memory.choose_micro_batch(dims, shape, budget_mb, PLANNING_BATCH)
+            one = dataclasses.replace(shape, micro_batch_size=micro or 1)
+            need[quant] = min(need.get(quant, math.inf), memory.estimate(dims, one).gpu_mb() / 1024)
+            if micro is None:
+                continue
+            gb = memory.estimate(dims, one).gpu_mb() / 1024
+            what = f"micro batch {micro}" + (" with gradient checkpointing" if ckpt else "")
+            if quant == "none":
+                return False, (f"16-bit LoRA fits: ~{gb:.1f} GB of {gpu_gb:g} GB at {what} (QLoRA not "
+                               "needed; it would save memory at some speed cost)"), micro, ckpt
+            return True, (f"16-bit LoRA needs ~{need['none']:.1f} GB > {gpu_gb:g} GB: use QLoRA "
+                          f"(model.load_in_4bit=true, NF4 base weights, ~{gb:.1f} GB at {what})"), micro, ckpt
     smaller = [p for p in model_presets() if p != model]
     raise ConfigError(Problem("gpu_memory_gb", gpu_gb,
-                              f"model={model} (~{params_b:g}B) needs ~{need4:.0f} GB even in 4-bit; "
-                              f"use a bigger GPU or a smaller preset ({', '.join(smaller)})"))
-
-
-def micro_batch_for(headroom_gb: float) -> tuple[int, bool]:
-    """Starting micro batch for the GB left after the weights (the OOM fallback refines it)."""
-    for gb, micro in ((24, 8), (12, 4), (6, 2)):
-        if headroom_gb >= gb:
-            return micro, False
-    return 1, True  # tight: micro batch 1 and gradient checkpointing
+                              f"model={model} (~{dims.n_params / 1e9:.2g}B) needs ~{need['4bit']:.1f} GB even in "
+                              f"4-bit; use a bigger GPU or a smaller preset ({', '.join(smaller)})"))
 
 
 def budget(uc: UseCase, examples: int, n_dims: int) -> tuple[int, str, int, int, int, tuple[str, ...]]:
@@ -416,21 +437,26 @@ def make_plan(raw: dict[str, str], problems: Problems | None = None) -> Plan:
     problems.raise_if_any()
     uc = USE_CASES[name]
     notes: list[str] = []
-    params_b = override_b if override_b is not None else params_billions(preset)
+    dims, source = model_dims(model, preset, override_b)
+    params_b = override_b if override_b is not None else (
+        float(f"{dims.n_params / 1e9:.3g}") if dims is not None else params_billions(preset))
     if params_b is None:
         params_b = ASSUMED_PARAMS_B
         notes.append(f"model size not in the preset's name: assuming {ASSUMED_PARAMS_B:g}B (pass params_b=)")
-    desc = preset.get("hub_id") or preset.get("path") or "built locally"
+    if dims is None and params_b:
+        dims, source = memory.ModelDims.llama_like(params_b), f"a Llama-shaped {params_b:g}B model"
+    desc = preset.get("hub_id") or preset.get("path") or (preset.get("gguf") or {}).get("file") or "built locally"
     quantized, micro, ckpt = False, None, False
     gpu_assumed = False
-    if params_b == 0.0:
+    if params_b == 0.0 or dims is None:
         memory_note = "toy model: runs on CPU, no GPU needed"
     else:
         if gpu is None:
             gpu, gpu_assumed = ASSUMED_GPU_GB, True
-        quantized, memory_note, headroom = choose_precision(model, params_b, gpu)
-        # ORPO holds a chosen and a rejected sequence per example: half the headroom per example.
-        micro, ckpt = micro_batch_for(headroom / (2 if uc.objective == "orpo" else 1))
+        # ORPO holds a chosen and a rejected sequence per example
+        quantized, memory_note, micro, ckpt = choose_precision(model, dims, gpu,
+                                                               2 if uc.objective == "orpo" else 1)
+        memory_note += f"; shape: {source}"
         if quantized:
             notes.append("QLoRA used paged AdamW against memory spikes: add "
                          "+fixed.optimizer=paged_adamw_8bit (bitsandbytes, GPU) if OOMs persist")

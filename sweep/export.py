@@ -1,10 +1,13 @@
-"""`python -m sweep.export study_name=NAME [output_dir=DIR] [storage=URL] [trial=N] [out=PATH]`."""
+"""`python -m sweep.export study_name=NAME [output_dir=DIR] [storage=URL] [trial=N] [out=PATH]`.
+
+The export command (layer 1): writes a trial as an Axolotl YAML through `sweep.axolotl_export`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sweep import export
+from sweep import axolotl_export
 from sweep.console import guarded
 from sweep.errors import ConfigError, Problem
 
@@ -36,12 +39,15 @@ def run(args: list[str]) -> int:
         print(USAGE)
         return 0
     overrides, number, out = split_args(args)
-    cfg, space, st = export.study_inputs(overrides)
-    trial = export.select_trial(cfg, st, number)
+    cfg, space, st = axolotl_export.study_inputs(overrides)
+    trial = axolotl_export.select_trial(cfg, st, number)
     target = out or cfg.study_dir / "axolotl.yaml"
-    export.export_trial(cfg, space, trial, target)
+    axolotl_export.export_trial(cfg, space, trial, target)
     print(target)
     return 0
 
 
 main = guarded(run)
+
+if __name__ == "__main__":
+    main()
