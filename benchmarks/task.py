@@ -214,7 +214,7 @@ def freeze(force: bool = False) -> None:
     import shutil
 
     from sweep import models
-    from sweep.config import REPO_ROOT, TinyArch
+    from sweep.config import SAMPLE_DATA_DIR, TinyArch
 
     if MODEL_DIR.is_dir() and not force:
         raise SystemExit(f"{MODEL_DIR} exists; pass --force to rebuild (then rebuild the table)")
@@ -226,8 +226,8 @@ def freeze(force: bool = False) -> None:
     shutil.rmtree(MODEL_DIR, ignore_errors=True)
     net.save_pretrained(MODEL_DIR)
     tok.save_pretrained(MODEL_DIR)
-    shutil.copyfile(REPO_ROOT / "sample_data" / "knowledge_train.jsonl", TRAIN_FILE)
-    shutil.copyfile(REPO_ROOT / "sample_data" / "knowledge_eval.jsonl", EVAL_FILE)
+    shutil.copyfile(SAMPLE_DATA_DIR / "knowledge_train.jsonl", TRAIN_FILE)
+    shutil.copyfile(SAMPLE_DATA_DIR / "knowledge_eval.jsonl", EVAL_FILE)
     print(f"froze the task in {TASK_DIR}")
 
 

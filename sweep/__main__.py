@@ -8,9 +8,11 @@ becomes one line on stderr and exit status 2, and no library module imports a co
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
-from sweep.config import CONF_DIR, REPO_ROOT, compose, from_dict
+from sweep.config import CONF_DIR, SEARCH_SPACE_DIR, compose, conf_options, from_dict
 from sweep.console import guarded, quiet_libraries
 from sweep.errors import ConfigError, Problem
 
@@ -45,9 +47,8 @@ def sweep_help() -> str:
              "  e.g. python -m sweep model=tiny_qwen search_space=quick n_trials=4 study_name=x",
              "  --cfg prints the composed config (every key) and exits.", "", "config groups (group=option):"]
     for group in sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir()):
-        options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-        lines.append(f"  {group:<12} {', '.join(options)}")
-    spaces = sorted(p.stem for p in (REPO_ROOT / "search_spaces").glob("*.yaml"))
+        lines.append(f"  {group:<12} {', '.join(conf_options(group))}")
+    spaces = sorted({p.stem for d in (SEARCH_SPACE_DIR, Path.cwd() / "search_spaces") for p in d.glob("*.yaml")})
     lines.append(f"  {'search_space':<12} {', '.join(spaces)} (or a path to a YAML file)")
     raw = yaml.safe_load((CONF_DIR / "config.yaml").read_text())
     scalars = [k for k, v in raw.items() if k != "defaults" and not isinstance(v, dict)]

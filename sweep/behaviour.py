@@ -35,9 +35,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep import data, lm_eval_task, models, rag, results, templates
+from sweep import data, lm_eval_task, models, optuna_internals, rag, results, templates
 from sweep.backends.peft import from_pretrained_kwargs
-from sweep.config import REPO_ROOT, SweepConfig
+from sweep.config import SweepConfig, shipped_path
 from sweep.generation import answer
 from sweep.scoring import (
     ATTR_PREFIX,
@@ -243,10 +243,7 @@ def passages_path(cfg: SweepConfig) -> Path | None:
     """The RAG passages: `eval.rag_passages`, else a `*facts.jsonl` file next to the train file."""
     configured = getattr(cfg.eval, "rag_passages", None)
     if configured:
-        path = Path(configured).expanduser()
-        if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
-            path = REPO_ROOT / path  # shipped files work from any directory, as for data.path
-        return path
+        return shipped_path(configured)  # shipped files work from any directory, as for data.path
     found = sorted(Path(cfg.data.path).parent.glob("*facts.jsonl"))
     return found[0] if len(found) == 1 else None
 
@@ -374,51 +371,11 @@ def record(study: optuna.Study, subjects: Sequence[Subject]) -> None:
     study.set_user_attr("behaviour", summary)
     for s in subjects:
         if s.trial is not None:
-            done = set_finished_trial_attrs(study, s.trial, {f"{ATTR_PREFIX}{k}": _json_safe(v)
+            done = optuna_internals.set_finished_trial_attrs(study, s.trial, {f"{ATTR_PREFIX}{k}": _json_safe(v)
                                                              for k, v in s.metrics.items()})
             if not done:
                 print(f"behaviour: this storage cannot update finished trials; trial {s.trial}'s "
                       "metrics are in the study attr 'behaviour' and behaviour.csv", file=sys.stderr)
-
-
-def set_finished_trial_attrs(study: optuna.Study, number: int, attrs: dict[str, Any]) -> bool:
-    """Write user attrs on a FINISHED trial; True when it worked.
-
-    Optuna refuses updates to finished trials through its public API, but behaviour is
-    measured after the sweep. For relational storages (SQLite, PostgreSQL, MySQL: every
-    storage this engine opens by default) the attrs are written through the storage's own
-    session and the cached copy of the trial is updated, so `study.get_trials()` shows them at
-    once. Other storages keep the numbers in the study attr `behaviour` only.
-    """
-    from optuna.storages import RDBStorage
-    from optuna.storages._cached_storage import _CachedStorage
-    from optuna.storages._rdb import models as rdb
-
-    storage = study._storage
-    backend = storage._backend if isinstance(storage, _CachedStorage) else storage
-    if not isinstance(backend, RDBStorage):
-        return False
-    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
-    session = backend.scoped_session()
-    try:
-        for key, value in attrs.items():
-            row = session.query(rdb.TrialUserAttributeModel).filter_by(trial_id=trial_id, key=key).one_or_none()
-            if row is None:
-                session.add(rdb.TrialUserAttributeModel(trial_id=trial_id, key=key, value_json=json.dumps(value)))
-            else:
-                row.value_json = json.dumps(value)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-    if isinstance(storage, _CachedStorage):
-        with storage._lock:
-            cached = storage._get_cached_trial(trial_id)
-            if cached is not None:
-                cached.user_attrs.update(attrs)
-    return True
 
 
 def _print(subjects: Sequence[Subject]) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sweep import behaviour, engine, results, search_space
-from sweep.config import CONF_DIR, SweepConfig, load_config
+from sweep.config import SweepConfig, conf_options, load_config
 from sweep.console import quiet_libraries
 from sweep.errors import ConfigError, Problem
 from sweep.models import resolve as resolve_model
@@ -75,7 +75,7 @@ def parse_models(args: list[str]) -> tuple[list[str], list[str]]:
 
 def resolve_preset(name: str, overrides: list[str]) -> tuple[str, str | None]:
     """(preset to run, note): the preset itself, or its tiny stand-in when it is unavailable."""
-    known = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
+    known = conf_options("model")
     if name not in known:
         raise ConfigError(Problem("models", name, f"unknown model; choose from {', '.join(known)}"))
     cfg = load_config([*overrides, f"model={name}"])
@@ -225,7 +225,7 @@ def comparison_md(rows: list[dict[str, Any]], runs: list[ModelRun], space: str) 
 def run(models: list[str], overrides: list[str]) -> Path:
     """Sweep every model and write the comparison; returns the comparison folder."""
     base = load_config(overrides)
-    known = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
+    known = conf_options("model")
     unknown = [n for n in models if n not in known]
     if unknown:  # cheap check of every name first: one message, nothing imported or written
         raise ConfigError([Problem("models", n, f"unknown model; choose from {', '.join(known)}")

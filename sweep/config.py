@@ -19,9 +19,34 @@ from sweep.errors import ConfigError, Problem, Problems
 from sweep.templates import TEMPLATES
 from sweep.typed import build, to_plain
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CONF_DIR = REPO_ROOT / "conf"
-SEARCH_SPACE_DIR = REPO_ROOT / "search_spaces"
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED = ("conf", "search_spaces", "sample_data")  # the folders the package ships (pyproject.toml)
+
+
+def shipped_dir(name: str) -> Path:
+    """A folder of files the package ships: inside the installed package (the wheel carries
+    conf/, search_spaces/ and sample_data/ as sweep/<name>/), else next to the package (a
+    checkout, which an editable install is)."""
+    inside = PACKAGE_DIR / name
+    return inside if inside.is_dir() else PACKAGE_DIR.parent / name
+
+
+CONF_DIR = shipped_dir("conf")
+SEARCH_SPACE_DIR = shipped_dir("search_spaces")
+SAMPLE_DATA_DIR = shipped_dir("sample_data")
+
+
+def user_conf_dir() -> Path | None:
+    """`./conf` in the folder the user runs from: its presets (conf/model/NAME.yaml, ...) join
+    the shipped ones on Hydra's search path."""
+    d = Path.cwd() / "conf"
+    return d.resolve() if d.is_dir() and d.resolve() != CONF_DIR.resolve() else None
+
+
+def conf_options(group: str) -> list[str]:
+    """The options of a config group: shipped, plus the user's own (`./conf/<group>/*.yaml`)."""
+    dirs = [CONF_DIR, *([user_conf_dir()] if user_conf_dir() else [])]
+    return sorted({p.stem for d in dirs for p in (d / group).glob("*.yaml")})
 
 DataFormat = Literal["auto", "chat", "sharegpt", "alpaca", "completion", "preference"]
 Objective = Literal["sft", "orpo"]
@@ -306,7 +331,7 @@ def from_dict(raw: dict[str, Any]) -> SweepConfig:
 
 # The shipped samples and their shipped held-out files: a sample's eval file is used only with
 # that sample (any other data.path is split, unless data.eval_path names a file).
-SHIPPED_EVAL = {str(REPO_ROOT / "sample_data" / train): str(REPO_ROOT / "sample_data" / held_out) for train, held_out in (
+SHIPPED_EVAL = {str(SAMPLE_DATA_DIR / train): str(SAMPLE_DATA_DIR / held_out) for train, held_out in (
     ("knowledge_train.jsonl", "knowledge_eval.jsonl"),
     ("knowledge_train_alpaca.json", "knowledge_eval_alpaca.json"),
     ("knowledge_train_completion.jsonl", "knowledge_eval_completion.jsonl"),
@@ -343,11 +368,20 @@ def _check_format(d: DataConfig, objective: str, problems: Problems) -> None:
                      "preference data trains with objective=orpo")
 
 
+def shipped_path(p: str) -> Path:
+    """A path as given, or, when it names a shipped file that is not in the current folder
+    (`sample_data/knowledge_train.jsonl`), that file in the installed package."""
+    path = Path(p).expanduser()
+    if not path.is_absolute() and not path.exists() and path.parts and path.parts[0] in SHIPPED:
+        shipped = shipped_dir(path.parts[0]).joinpath(*path.parts[1:])
+        if shipped.exists():
+            return shipped
+    return path
+
+
 def _resolve_path(p: str) -> str:
     """An absolute path for a local file or folder; a hub dataset id stays as it is."""
-    path = Path(p).expanduser()
-    if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
-        path = REPO_ROOT / path  # shipped files (sample_data/...) work from any directory
+    path = shipped_path(p)
     if not path.exists() and datasource.is_hub_id(p):
         return p
     return str(path.resolve())
@@ -363,9 +397,11 @@ def compose(overrides: list[str], config_name: str = "config") -> dict[str, Any]
     from omegaconf.errors import OmegaConfBaseException
 
     GlobalHydra.instance().clear()
+    user = user_conf_dir()
+    search = [f"hydra.searchpath=[file://{user}]"] if user else []
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
+            cfg = hydra_compose(config_name=config_name, overrides=[*search, *overrides])
         return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise ConfigError(_hydra_problem(exc, overrides)) from None
@@ -379,8 +415,7 @@ def _hydra_problem(exc: Exception, overrides: list[str]) -> Problem:
         r"In '\w+': Could not find '(\w+)/(\S+?)'", text)
     if m:
         group, choice = m.group(1), m.group(2)
-        options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-        return Problem(group, choice, f"unknown {group}; choose one of {', '.join(options)}")
+        return Problem(group, choice, f"unknown {group}; choose one of {', '.join(conf_options(group))}")
     m = re.search(r"Key '([\w.]+)' is not in struct", text) or re.search(
         r"Could not override '([\w.]+)'", text)
     if m:

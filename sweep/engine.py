@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,8 +76,11 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
         ray_executor.check_cluster_can_run(cfg)  # CPUs/GPUs per trial, an unreachable address: before any write
     if cfg.sampler.name == "grid":
         space.grid()  # raises for continuous dimensions
-    if cfg.model.load_in_4bit and not (executor == "ray" and (cfg.executor.address or os.environ.get("RAY_ADDRESS"))):
+    joined = executor == "ray" and (cfg.executor.address or os.environ.get("RAY_ADDRESS"))
+    if cfg.model.load_in_4bit and not joined:
         _check_qlora_here()  # a joined cluster's workers may have what this machine lacks
+    if cfg.model.dtype == "float16" and not joined:
+        _check_fp16_here()
     if cfg.data.layout not in ("chat", "preference") and any(p.name == "chat_template" for p in space.params):
         raise ConfigError(Problem("search_space", cfg.search_space,
                                   f"it searches chat_template, but data.format={cfg.data.format} rows are not "
@@ -88,8 +92,8 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
         import importlib.util
 
         if importlib.util.find_spec("bitsandbytes") is None:
-            raise ConfigError(Problem("optimizer", "adamw_8bit", "8-bit optimizers need bitsandbytes "
-                                      "(GPU installs); use adamw_torch"))
+            raise ConfigError(Problem("optimizer", "adamw_8bit", "8-bit optimizers need bitsandbytes: "
+                                      "pip install 'lora-sweep[qlora]' on a GPU machine; or use adamw_torch"))
     train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
     location = models.resolve(cfg.model)
     longest = _check_encoding(cfg, space, location, train_rows, eval_rows)
@@ -117,7 +121,16 @@ def _check_qlora_here() -> None:
     if missing:
         raise ConfigError(Problem("model.load_in_4bit", True, f"QLoRA needs {' and '.join(missing)} here; "
                                   "set model.load_in_4bit=false (16-bit LoRA) or run on a GPU machine "
-                                  "with bitsandbytes installed"))
+                                  "with `pip install 'lora-sweep[qlora]'` (bitsandbytes)"))
+
+
+def _check_fp16_here() -> None:
+    """float16 weights train under autocast with loss scaling, which this engine does on CUDA only."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError(Problem("model.dtype", "float16", "float16 weights train only on a CUDA GPU "
+                                  "(autocast and loss scaling); use model.dtype=float32 (or auto) on a CPU"))
 
 
 def _possible(space: SearchSpace, name: str) -> set[Any]:
@@ -185,6 +198,10 @@ def open_or_resume(cfg: SweepConfig, space: SearchSpace) -> optuna.Study:
             st.set_user_attr("search_space", space.to_dict())
             for values in space.enqueue:
                 st.enqueue_trial(values, user_attrs={"enqueued": True}, skip_if_exists=True)
+        if st.metric_names != [study.OBJECTIVE]:  # also a study created before names were set
+            with warnings.catch_warnings():  # "experimental" since Optuna 3.2; public and stable in use
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                st.set_metric_names([study.OBJECTIVE])
     return st
 
 

@@ -35,6 +35,7 @@ from sweep.config import SweepConfig, redact_url
 from sweep.errors import ConfigError, Problem
 from sweep.results import atomic_write, ranked
 from sweep.storage import load_existing
+from sweep.study import objective_name
 from sweep.study_tracking import summary_lines
 from sweep.trial_counts import INTERRUPTED, SURPLUS, counts
 
@@ -134,11 +135,12 @@ def parallel_coordinates(study: optuna.Study) -> Section:
             lo, hi = getattr(dist, "low", min(values)), getattr(dist, "high", max(values))
             dims.append(dict(label=name, values=values, range=[lo, hi] if hi > lo else None))
     losses = [t.value for t in trials]
-    dims.append(dict(label="eval loss", values=losses))
+    objective = objective_name(study)
+    dims.append(dict(label=objective, values=losses))
     fig = go.Figure(go.Parcoords(
         dimensions=dims,
         line=dict(color=losses, colorscale="Viridis", reversescale=True, showscale=True,
-                  colorbar=dict(title="eval loss"))))
+                  colorbar=dict(title=objective))))
     fig.update_layout(title="Settings against eval loss (complete trials; brighter = lower loss)",
                       margin=dict(l=80, r=80, t=90, b=40), height=480)
     note = f"{len(trials)} complete trials. Drag along an axis to filter."
@@ -162,7 +164,7 @@ def param_importance(study: optuna.Study, seed: int = 0) -> Section:
         evaluator: Any = optuna.importance.FanovaImportanceEvaluator(seed=seed)
         name = "fANOVA"
     except ImportError:
-        evaluator, name = None, "PED-ANOVA (install scikit-learn for fANOVA)"
+        evaluator, name = None, "PED-ANOVA (fANOVA with pip install 'lora-sweep[importance]')"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -182,7 +184,7 @@ def optimisation_history(study: optuna.Study) -> Section:
     title = "Optimisation history"
     if not _complete(study):
         return Section(title, None, "No complete trial yet.")
-    return Section(title, plot_optimization_history(study, target_name="eval loss"),
+    return Section(title, plot_optimization_history(study, target_name=objective_name(study)),
                    "Final eval loss of each complete trial and the best so far.")
 
 

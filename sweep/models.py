@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from sweep import gguf_models
-from sweep.config import REPO_ROOT, ModelConfig, TinyArch, to_plain
+from sweep.config import SAMPLE_DATA_DIR, ModelConfig, TinyArch, to_plain
 from sweep.errors import ConfigError, Problem
 from sweep.templates import SPECIAL_TOKENS, TEMPLATES
 
@@ -40,7 +40,7 @@ def cache_dir() -> Path:
 def _corpus() -> list[str]:
     """The tokenizer's training text: the shipped sample data (deterministic, offline)."""
     texts: list[str] = []
-    for path in sorted((REPO_ROOT / "sample_data").glob("*.json*")):
+    for path in sorted(SAMPLE_DATA_DIR.glob("*.json*")):
         texts.extend(line for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
     for tpl in TEMPLATES.values():
         if tpl.jinja:

@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from sweep import memory, search_space
-from sweep.config import CONF_DIR
+from sweep.config import CONF_DIR, conf_options, user_conf_dir
 from sweep.errors import ConfigError, Problem, Problems
 
 ROADMAP = "docs/ROADMAP.md"
@@ -286,12 +286,13 @@ def _positive(key: str, raw: str | None, kind: type, problems: Problems) -> Any:
 
 
 def model_presets() -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
+    return conf_options("model")
 
 
 def read_preset(name: str) -> dict[str, Any]:
     """conf/model/<name>.yaml as a plain dict; an unknown name lists the presets."""
-    path = CONF_DIR / "model" / f"{name}.yaml"
+    found = [d / "model" / f"{name}.yaml" for d in (user_conf_dir(), CONF_DIR) if d is not None]
+    path = next((f for f in found if f.is_file()), found[-1])
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not path.is_file():
         raise ConfigError(Problem("model", name, f"unknown model preset; choose one of {', '.join(model_presets())}"))
     return yaml.safe_load(path.read_text()) or {}

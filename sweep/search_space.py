@@ -178,11 +178,13 @@ def make_params(values: dict[str, Any]) -> TrialParams:
 
 
 def resolve_path(name_or_path: str) -> Path:
-    """`search_space=NAME` -> search_spaces/NAME.yaml; a path to a YAML file works too."""
+    """`search_space=NAME` -> ./search_spaces/NAME.yaml where the user runs (their own), else the
+    shipped search_spaces/NAME.yaml; a path to a YAML file works too."""
     p = Path(name_or_path).expanduser()
     if p.suffix in (".yaml", ".yml") or "/" in name_or_path:
         return p.resolve()
-    return SEARCH_SPACE_DIR / f"{name_or_path}.yaml"
+    own = Path.cwd() / "search_spaces" / f"{name_or_path}.yaml"
+    return own.resolve() if own.is_file() else SEARCH_SPACE_DIR / f"{name_or_path}.yaml"
 
 
 def load(name_or_path: str, *, cli_fixed: dict[str, Any] | None = None,

@@ -18,6 +18,14 @@ from sweep.sampling import make_sampler
 from sweep.search_space import SearchSpace
 from sweep.storage import make_storage
 
+# The study's one objective, named on the study (`Study.set_metric_names`) so that optuna-dashboard,
+# the report and W&B all call it the same, not "Objective 0" / "value".
+OBJECTIVE = "eval_loss"
+
+
+def objective_name(study: optuna.Study) -> str:
+    return (study.metric_names or [OBJECTIVE])[0]
+
 
 def create_or_load(cfg: SweepConfig, space: SearchSpace, max_steps: int | None = None,
                    storage: optuna.storages.BaseStorage | None = None, seed: int | None = None) -> optuna.Study:

@@ -182,6 +182,9 @@ class TrainSpec:
     # after a `cooldown_steps`-step decay branch instead of the main run's (0: no branches).
     cooldown_steps: int = 0
     eval_prefix_at_branches: bool = False  # also evaluate the main run there (benchmark tables)
+    # float16 weights (a GPU without bfloat16: T4, V100): train under float16 autocast with loss
+    # scaling, or small gradients underflow to zero (`mixed_precision`)
+    fp16_mixed_precision: bool = False
 
 
 @torch.no_grad()
@@ -200,6 +203,19 @@ def eval_loss(model, eval_data: list[dict], pad_id: int, batch_size: int = 8) ->
     return total / max(count, 1)
 
 
+def weights_dtype(model) -> torch.dtype:
+    """The dtype of the frozen base weights under the adapter (LoRA's own are float32)."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return inner.dtype
+
+
+def mixed_precision(device: torch.device, weights_dtype: torch.dtype) -> bool:
+    """Whether a trial trains with float16 autocast and a gradient scaler: float16 weights on a
+    GPU. bfloat16 (same exponent range as float32) and float32 need neither; float16 weights
+    on a CPU are refused before any work (`engine.preflight`)."""
+    return device.type == "cuda" and weights_dtype == torch.float16
+
+
 class Trainer:
     def __init__(self, model, train_data: list[dict], eval_data: list[dict], spec: TrainSpec,
                  pad_id: int, reporter: Reporter, device: torch.device):
@@ -212,6 +228,9 @@ class Trainer:
         self.device = device
         self.micro = spec.micro_batch_size
         self.answers_only = spec.answer_logits_only and supports_logits_to_keep(model)
+        # float16: autocast + loss scaling; otherwise both are pass-throughs (enabled=False)
+        self.fp16 = spec.fp16_mixed_precision
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.fp16)
         self.eval_batch = spec.eval_batch_size or spec.micro_batch_size  # halves on OOM in eval
         # running totals, so a pruned or failed trial still records what it ran
         self.step = 0
@@ -335,10 +354,12 @@ class Trainer:
                 raise OutOfMemoryAtMinimum(f"out of memory at micro batch 1 (step {self.step})")
             self.fallbacks.append({"step": self.step, "from_micro_batch": self.micro, "to_micro_batch": smaller})
             self.micro = smaller
+        self.scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
         if s.max_grad_norm and s.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad],
                                            s.max_grad_norm)
-        optimizer.step()
+        self.scaler.step(optimizer)  # skipped (and the scale lowered) when a gradient overflowed
+        self.scaler.update()
         optimizer.zero_grad(set_to_none=True)
         self.train_time_s += time.perf_counter() - t0
         self.train_tokens += n_tok
@@ -367,6 +388,7 @@ class Trainer:
         params = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
         weights = {n: p.detach().clone() for n, p in params.items()}
         opt_state = copy.deepcopy(optimizer.state_dict())
+        scaler_state = copy.deepcopy(self.scaler.state_dict())
         rng = torch.get_rng_state()
         cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
         base_lrs = [g["lr"] for g in optimizer.param_groups]
@@ -384,6 +406,7 @@ class Trainer:
                 for n, p in params.items():
                     p.copy_(weights[n])
             optimizer.load_state_dict(opt_state)
+            self.scaler.load_state_dict(scaler_state)
             torch.set_rng_state(rng)
             if cuda_rng is not None:
                 torch.cuda.set_rng_state_all(cuda_rng)
@@ -403,13 +426,14 @@ class Trainer:
                 in_graph = loss
             else:
                 b = self._to_device(collate(chunk, self.pad_id))
-                logits, labels = answer_logits(self.model, b, self.answers_only)
+                with self._autocast():
+                    logits, labels = answer_logits(self.model, b, self.answers_only)
                 nll, _ = nll_sum(logits, labels)
                 loss = nll / n_tokens
                 in_graph = logits
             if self._fault("backward", self.micro):
                 in_graph.register_hook(self._raise_oom)  # fires inside backward, mid-graph
-            loss.backward()
+            self.scaler.scale(loss).backward()
             total += float(loss.detach())
         # tokens processed: both sequences of an ORPO pair count
         return total, sum(len(e["input_ids"]) + len(e.get("rejected_input_ids", ())) for e in batch)
@@ -417,8 +441,9 @@ class Trainer:
     def _orpo_loss(self, chunk: list[dict], n_tokens: int, batch_size: int) -> torch.Tensor:
         chosen = self._to_device(collate(chunk, self.pad_id))
         rejected = self._to_device(collate(chunk, self.pad_id, prefix="rejected_"))
-        c_logits = self.model(input_ids=chosen["input_ids"], attention_mask=chosen["attention_mask"]).logits
-        r_logits = self.model(input_ids=rejected["input_ids"], attention_mask=rejected["attention_mask"]).logits
+        with self._autocast():
+            c_logits = self.model(input_ids=chosen["input_ids"], attention_mask=chosen["attention_mask"]).logits
+            r_logits = self.model(input_ids=rejected["input_ids"], attention_mask=rejected["attention_mask"]).logits
         c_sum, c_n = token_logprobs(c_logits, chosen["labels"])
         r_sum, r_n = token_logprobs(r_logits, rejected["labels"])
         odds = orpo_odds_ratio_loss(c_sum / c_n.clamp(min=1), r_sum / r_n.clamp(min=1))
@@ -433,6 +458,9 @@ class Trainer:
 
     def _raise_oom(self, grad: torch.Tensor) -> None:
         raise torch.OutOfMemoryError(self._fault_text() + " (backward)")
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16)
 
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: v.to(self.device) for k, v in batch.items()}
@@ -467,7 +495,8 @@ class Trainer:
                     if self._fault("eval", size):
                         raise torch.OutOfMemoryError(self._fault_text() + " (eval)")
                     b = self._to_device(collate(self.eval_data[start: start + size], self.pad_id))
-                    logits, labels = answer_logits(self.model, b, self.answers_only)
+                    with self._autocast():
+                        logits, labels = answer_logits(self.model, b, self.answers_only)
                     nll, n = nll_sum(logits, labels)
                     row_nll, row_n = nll_per_row(logits, labels)
                     total += float(nll)

@@ -18,9 +18,10 @@ from typing import Any
 from sweep import backends, data, models, templates
 from sweep.backends.peft import LoraSettings
 from sweep.config import SweepConfig
+from sweep.errors import ConfigError, Problem
 from sweep.memory import largest_divisor_at_most
 from sweep.search_space import TrialParams
-from sweep.training import Trainer, TrainSpec, reset_peak_memory
+from sweep.training import Trainer, TrainSpec, mixed_precision, reset_peak_memory, weights_dtype
 
 
 def lora_settings(cfg: SweepConfig, params: TrialParams) -> LoraSettings:
@@ -85,6 +86,9 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
     steps = params.total_steps(len(train_ds))
     reporter.set_attrs({"trainable_params": trainable, "total_params": total, "total_steps": steps})
     device = next(p for p in model.parameters() if p.requires_grad).device
+    if device.type != "cuda" and weights_dtype(model) == torch.float16:
+        raise ConfigError(Problem("model.dtype", "float16", "float16 weights train only on a CUDA GPU (autocast "
+                                  "and loss scaling); use float32 or bfloat16 here"))
     spec = TrainSpec(
         learning_rate=params.learning_rate, weight_decay=params.weight_decay,
         warmup_ratio=params.warmup_ratio, lr_scheduler=params.lr_scheduler, optimizer=params.optimizer,
@@ -93,7 +97,8 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
         objective=cfg.objective, orpo_lambda=params.orpo_lambda,
         divergence_factor=cfg.train.divergence_factor, eval_batch_size=cfg.train.eval_batch_size,
         answer_logits_only=backend_name != "unsloth",  # Unsloth patches the forward: leave it whole
-        cooldown_steps=cfg.train.cooldown_steps, eval_prefix_at_branches=cfg.train.cooldown_eval_prefix)
+        cooldown_steps=cfg.train.cooldown_steps, eval_prefix_at_branches=cfg.train.cooldown_eval_prefix,
+        fp16_mixed_precision=mixed_precision(device, weights_dtype(model)))
     trainer = Trainer(model, train_ds, eval_ds, spec, tokenizer.pad_token_id, reporter, device)
     try:
         result = trainer.fit()

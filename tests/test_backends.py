@@ -7,6 +7,7 @@ thing runs only in the `gpu` test, which is skipped without CUDA or without unsl
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -94,20 +95,24 @@ def test_cli_refuses_unsloth_without_gpu_before_writing_anything(tmp_path):
     assert not (tmp_path / "cache").exists()  # not even the tiny model was built
 
 
-def test_only_the_unsloth_extra_pulls_unsloth():
-    """The CPU install (`pip install -e .[test,...]`) never asks for unsloth or its CUDA stack."""
+def test_only_the_gpu_extras_pull_unsloth_or_bitsandbytes():
+    """The CPU install (scripts/install.sh: `pip install -e .[test,dashboard]`) never asks for
+    unsloth or its CUDA stack; only the GPU extras (`unsloth`, `qlora`) do."""
     tomllib = pytest.importorskip("tomllib")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     gpu_only = ("unsloth", "xformers", "bitsandbytes", "triton")
+    gpu_extras = ("unsloth", "qlora")
 
     def names(reqs: list[str]) -> set[str]:
         return {re.match(r"[A-Za-z0-9_.-]+", r.strip()).group(0).lower() for r in reqs}
 
     assert not names(project["dependencies"]) & set(gpu_only)
     extras = project["optional-dependencies"]
-    assert "unsloth" in names(extras["unsloth"])
+    assert "unsloth" in names(extras["unsloth"]) and "bitsandbytes" in names(extras["qlora"])
+    cpu_extras = re.search(r'-e "\.\[([a-z,]+)\]"', (ROOT / "scripts" / "install.sh").read_text()).group(1)
+    assert not set(cpu_extras.split(",")) & set(gpu_extras)
     for extra, reqs in extras.items():
-        if extra != "unsloth":
+        if extra not in gpu_extras:
             assert not names(reqs) & set(gpu_only), extra
 
 
@@ -342,6 +347,22 @@ def test_gpu_check_script_says_no_cuda_and_exits_0(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("no CUDA")
     assert list(tmp_path.iterdir()) == []  # nothing built, nothing written
+
+
+def test_gpu_check_script_runs_every_section_on_cpu(tmp_path):
+    """`scripts/gpu_check.py --cpu-smoke --quick`: the GPU check's code (real OOM fallback,
+    estimate vs measured, Ray packing) runs end to end on CPU, so it is known to work when a GPU
+    is lent; a section that raises makes the exit status 1."""
+    out = tmp_path / "report.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--cpu-smoke", "--quick",
+                           "--json", str(out)], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["device"] == "cpu (smoke test)"
+    for section in ("oom", "estimate", "ray"):
+        assert "error" not in report[section], report[section]
+    assert report["oom"]["ran_micro_batch"] < report["oom"]["asked_micro_batch"]  # the fallback ran
 
 
 # --------------------------------------------------------------------------- the real thing

@@ -207,12 +207,12 @@ def test_fault_hook_is_off_when_unset_and_zero_means_every_micro_batch(monkeypat
                      optimizer="sgd", max_grad_norm=0.0, effective_batch_size=2, micro_batch_size=1,
                      total_steps=1, eval_every=1, seed=0)
     monkeypatch.delenv(FAULT_OOM_ENV, raising=False)
-    assert Trainer(None, [], [], spec, 0, None, torch.device("cpu")).fault_oom_above is None
+    assert Trainer(None, [], [], spec, 0, None, torch.device("cpu")).oom_fault.above is None
     monkeypatch.setenv(FAULT_OOM_ENV, "")
-    assert Trainer(None, [], [], spec, 0, None, torch.device("cpu")).fault_oom_above is None
+    assert Trainer(None, [], [], spec, 0, None, torch.device("cpu")).oom_fault.above is None
     monkeypatch.setenv(FAULT_OOM_ENV, "0")
     trainer = Trainer(None, [{"input_ids": [1, 2], "labels": [1, 2]}], [], spec, 0, None, torch.device("cpu"))
-    assert trainer.fault_oom_above == 0
+    assert trainer.oom_fault.above == 0
     with pytest.raises(torch.OutOfMemoryError):
         trainer._accumulate(trainer.train_data)
 

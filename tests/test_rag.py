@@ -7,11 +7,11 @@ import json
 import pytest
 
 from sweep import rag
-from sweep.config import REPO_ROOT
+from sweep.config import SAMPLE_DATA_DIR
 from sweep.errors import ConfigError
 
-FACTS = REPO_ROOT / "sample_data" / "knowledge_facts.jsonl"
-EVAL = REPO_ROOT / "sample_data" / "knowledge_eval.jsonl"
+FACTS = SAMPLE_DATA_DIR / "knowledge_facts.jsonl"
+EVAL = SAMPLE_DATA_DIR / "knowledge_eval.jsonl"
 
 
 def test_tokenize_drops_function_words_and_keeps_numbers():

@@ -90,14 +90,14 @@ def test_parallel_coordinates_use_a_log_axis_for_learning_rate(tmp_path):
     (trace,) = section.figure.data
     assert trace.type == "parcoords"
     dims = {d.label: d for d in trace.dimensions}
-    assert list(dims) == ["learning_rate (log)", "lora_r", "effective_batch_size", "eval loss"]
+    assert list(dims) == ["learning_rate (log)", "lora_r", "effective_batch_size", "eval_loss"]
     lr = dims["learning_rate (log)"]
     lrs = [t.params["learning_rate"] for t in study.trials]
     assert list(lr.values) == pytest.approx([math.log10(v) for v in lrs])
     assert tuple(lr.range) == pytest.approx((-4.0, -2.0))
     assert "1e-4" in lr.ticktext and "1e-3" in lr.ticktext and "5e-3" in lr.ticktext
     assert list(dims["lora_r"].ticktext) == ["4", "8", "16"]
-    assert list(dims["eval loss"].values) == pytest.approx([t.value for t in study.trials])
+    assert list(dims["eval_loss"].values) == pytest.approx([t.value for t in study.trials])
 
 
 def test_intermediate_values_mark_pruned_trials(tmp_path):
@@ -151,12 +151,10 @@ def test_inspect_lines_name_the_dashboard_command(tmp_path):
     assert all("secret" not in line for line in html_report.inspect_lines(pg))
 
 
-def test_optuna_dashboard_opens_our_study(tmp_path):
+def dashboard_study(storage: str, name: str) -> dict:
+    """What the real optuna-dashboard serves about study `name` (its JSON API, over HTTP)."""
     dashboard = pytest.importorskip("optuna_dashboard")
     from wsgiref.simple_server import WSGIRequestHandler, make_server
-
-    cfg, study = make_study(tmp_path)
-    storage = html_report.inspect_lines(cfg)[0].split("optuna-dashboard ", 1)[1]  # the printed command
 
     class Quiet(WSGIRequestHandler):
         def log_message(self, *args):
@@ -169,13 +167,31 @@ def test_optuna_dashboard_opens_our_study(tmp_path):
     try:
         with urllib.request.urlopen(f"{base}/api/studies", timeout=20) as resp:
             studies = json.load(resp)["study_summaries"]
-        (ours,) = [s for s in studies if s["study_name"] == "rep"]
+        (ours,) = [s for s in studies if s["study_name"] == name]
         with urllib.request.urlopen(f"{base}/api/studies/{ours['study_id']}", timeout=20) as resp:
-            detail = json.load(resp)
+            return json.load(resp)
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_optuna_dashboard_opens_our_study(tmp_path):
+    cfg, study = make_study(tmp_path)
+    storage = html_report.inspect_lines(cfg)[0].split("optuna-dashboard ", 1)[1]  # the printed command
+    detail = dashboard_study(storage, "rep")
     states = sorted(t["state"] for t in detail["trials"])
     assert states == sorted(t.state.name.capitalize() for t in study.trials)
     assert len(detail["trials"]) == 7
+
+
+def test_optuna_dashboard_names_the_objective_eval_loss(tmp_path):
+    """The sweep names its objective on the study (Optuna's `set_metric_names`): the real
+    dashboard says eval_loss, not "Objective 0", as the report and W&B do."""
+    from sweep import engine, search_space
+
+    cfg = load_config([f"output_dir={tmp_path}", "study_name=named", "search_space=quick"])
+    st = engine.open_or_resume(cfg, search_space.load_for_config(cfg))
+    assert st.metric_names == ["eval_loss"]
+    detail = dashboard_study(cfg.storage_url(), "named")
+    assert detail["objective_names"] == ["eval_loss"]  # without it the dashboard shows "Objective 0"

@@ -1,0 +1,173 @@
+"""What a sweep leaves in its study folder, rebuilt from the study after each trial.
+
+    <output_dir>/<study_name>/
+        study.db          Optuna storage (default; any Optuna URL works)
+        trials.csv        one row per trial: number, state, value, params, recorded attributes
+        best.yaml         the best trial's full training settings (input of sweep.retrain and sweep.export)
+        best_adapter/     the best trial's LoRA adapter (PEFT format) + tokenizer
+        trials/N/adapter  adapters of the top `keep_adapters` trials only
+
+Everything here is derived from the study (the single source of truth), so it can be
+rewritten at any time, also by another process, and a killed sweep loses none of it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from optuna.trial import FrozenTrial, TrialState
+
+from sweep import trial_settings
+from sweep.config import SweepConfig, to_plain
+from sweep.search_space import SearchSpace
+
+HIDDEN_ATTRS = ("eval_history", "oom_fallbacks", "config", "eval_rows", "prefix_history")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are ordinary files
+    os.replace(tmp, path)
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, list | dict | tuple):
+        return json.dumps(v)
+    return v
+
+
+def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        row: dict[str, Any] = {"number": t.number, "state": t.state.name,
+                               "value": t.value if t.state == TrialState.COMPLETE else None}
+        row.update(t.params)
+        for k, v in t.user_attrs.items():
+            if k not in HIDDEN_ATTRS:
+                row[k] = _cell(v)
+        if t.user_attrs.get("oom_fallbacks"):
+            row["oom_fallbacks"] = json.dumps(t.user_attrs["oom_fallbacks"])
+        iv = t.intermediate_values
+        row["last_step"] = max(iv) if iv else None
+        row["last_eval_loss"] = iv[max(iv)] if iv else None
+        row["duration_s"] = round(t.duration.total_seconds(), 2) if t.duration else None
+        rows.append(row)
+    return rows
+
+
+def write_trials_csv(study: optuna.Study, path: Path) -> None:
+    rows = trial_rows(study)
+    head = ["number", "state", "value"]
+    params = sorted({k for t in study.get_trials(deepcopy=False) for k in t.params})
+    rest = sorted({k for r in rows for k in r} - set(head) - set(params))
+    columns = head + params + [c for c in rest if c not in params]
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r)
+    atomic_write(path, buf.getvalue())
+
+
+def best_trial(study: optuna.Study) -> FrozenTrial | None:
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    return min(done, key=lambda t: t.value) if done else None
+
+
+def ranked(study: optuna.Study) -> list[FrozenTrial]:
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    return sorted(done, key=lambda t: t.value)
+
+
+def write_best(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> FrozenTrial | None:
+    best = best_trial(study)
+    if best is None:
+        return None
+    atomic_write(cfg.study_dir / "best.yaml",
+                 yaml.safe_dump(to_plain(trial_settings.from_trial(cfg, space, best)), sort_keys=False))
+    return best
+
+
+def adapter_marker(trial: FrozenTrial) -> str:
+    """Which trial an adapter folder holds: number and start time (numbers repeat across studies)."""
+    return f"{trial.number} {trial.datetime_start.isoformat() if trial.datetime_start else ''}"
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """Hard-link a finished adapter file (never written again) where the filesystem allows."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def keep_adapters(cfg: SweepConfig, study: optuna.Study) -> None:
+    """Keep the top-K trial adapters, publish the best as best_adapter/, delete other adapters.
+
+    best_adapter/ hard-links the best trial's files, so the default (K=1) keeps one adapter's
+    bytes on disk.
+    A failed trial's folder keeps its error.log; only `adapter/` folders are removed.
+    """
+    trials = study.get_trials(deepcopy=False)  # one snapshot for ranking and for "running"
+    top = sorted((t for t in trials if t.state == TrialState.COMPLETE and t.value is not None),
+                 key=lambda t: t.value)
+    running = {t.number for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)}
+    trials_dir = cfg.study_dir / "trials"
+    dst = cfg.study_dir / "best_adapter"
+    if top:
+        src = trials_dir / str(top[0].number) / "adapter"
+        marker = dst / "TRIAL"
+        if not src.is_dir():
+            # e.g. trained on another host: never show another trial's adapter as the best one
+            if not marker.is_file() or marker.read_text().strip() != adapter_marker(top[0]):
+                shutil.rmtree(dst, ignore_errors=True)
+        elif not marker.is_file() or marker.read_text().strip() != adapter_marker(top[0]):
+            tmp = cfg.study_dir / f".best_adapter.{os.getpid()}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(src, tmp, copy_function=_link_or_copy)  # one copy on disk, not two
+            (tmp / "TRIAL").write_text(adapter_marker(top[0]) + "\n")
+            shutil.rmtree(dst, ignore_errors=True)
+            os.replace(tmp, dst)
+    keep = {t.number for t in top[: cfg.keep_adapters]}
+    if trials_dir.is_dir():
+        for d in trials_dir.iterdir():
+            if d.name.isdigit() and int(d.name) not in keep and int(d.name) not in running:
+                shutil.rmtree(d / "adapter", ignore_errors=True)
+                if d.is_dir() and not any(d.iterdir()):
+                    d.rmdir()
+
+
+DERIVED = ("trials.csv", "best.yaml", "best_adapter", "axolotl.yaml", "report.html", "behaviour.csv",
+           "behaviour.md", "behaviour_generations.jsonl", "lm_eval", "trials", "axolotl_data")
+
+
+def clear_derived(cfg: SweepConfig) -> None:
+    """Remove outputs left by an older study of the same name (its storage is gone)."""
+    for name in DERIVED:
+        path = cfg.study_dir / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
+            path.unlink()
+
+
+def refresh(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> None:
+    """Rewrite every derived output; called after each trial ends."""
+    write_trials_csv(study, cfg.study_dir / "trials.csv")
+    write_best(cfg, space, study)
+    keep_adapters(cfg, study)
