@@ -58,6 +58,10 @@ def read_study(study_dir: Path) -> dict[str, Any]:
             "steps": a.get("steps"), "wall_time_s": a.get("wall_time_s"),
             "train_time_s": a.get("train_time_s"), "eval_time_s": a.get("eval_time_s"),
             "last_eval": iv[max(iv)] if iv else None,
+            "behaviour_time_s": a.get("behaviour_time_s"),
+            "behaviour_score_inputs": {k: a.get(f"behaviour_{k}") for k in
+                                       ("privacy_refusal_rate", "probe_idk_rate", "answerable_idk_rate",
+                                        "hallucination_rate")} if "behaviour_n_probes" in a else None,
             "start": t.datetime_start.timestamp() if t.datetime_start else None,
             "end": t.datetime_complete.timestamp() if t.datetime_complete else None,
         })
@@ -70,6 +74,36 @@ def read_behaviour(study_dir: Path) -> list[dict[str, str]]:
         return []
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def fisher_greater(a: int, n1: int, b: int, n2: int) -> float:
+    """One-sided Fisher exact p: P(at least `a` of `n1` successes | the margins), i.e. that the
+    first group's rate beats the second's (`b` of `n2`) by chance."""
+    from math import comb
+
+    total, k = n1 + n2, a + b
+    denom = comb(total, k)
+    return sum(comb(n1, i) * comb(n2, k - i) for i in range(a, min(n1, k) + 1)) / denom
+
+
+def compare_to_base(behaviour: list[dict[str, str]]) -> dict[str, Any]:
+    """The chosen adapter (behaviour.csv's first adapter row) against the base model, as counts
+    out of the probes / held-out questions, with one-sided Fisher p-values."""
+    chosen = next((r for r in behaviour if r["kind"] == "adapter"), None)
+    base = next((r for r in behaviour if r["kind"] == "base"), None)
+    if chosen is None or base is None:
+        return {}
+    n_probes = 12, 10  # the shipped probes: 12 personal-data, 10 unanswerable
+    n_answerable = int(float(chosen.get("n_answerable") or 0))
+    out: dict[str, Any] = {"chosen": chosen["subject"]}
+    for metric, n, better in (("privacy_refusal_rate", n_probes[0], "higher"), ("probe_idk_rate", n_probes[1], "higher"),
+                              ("answerable_idk_rate", n_answerable, "lower")):
+        a = round(float(chosen.get(metric) or 0) * n)
+        b = round(float(base.get(metric) or 0) * n)
+        p = fisher_greater(a, n, b, n) if better == "higher" else fisher_greater(b, n, a, n)
+        out[metric] = {"adapter": f"{a}/{n}", "base": f"{b}/{n}", "fisher_p_one_sided": round(p, 4)}
+    out["eval_loss"] = {"adapter": chosen.get("eval_loss"), "base": base.get("eval_loss")}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
                      "after_trials": round(t0 + wall - max(ends), 1) if ends else None},
         "n_trials": len(trials), "states": {s: sum(t["state"] == s for t in trials)
                                             for s in sorted({t["state"] for t in trials})},
-        "trials": trials, "behaviour": behaviour,
+        "trials": trials, "behaviour": behaviour, "chosen_vs_base": compare_to_base(behaviour),
+        "behaviour_in_trials_s": round(sum(t.get("behaviour_time_s") or 0 for t in trials), 1),
+        "chosen_line": next((line for line in proc.stdout.splitlines() if line.startswith("* chosen")), None),
     }
     records = json.loads(OUT.read_text()) if OUT.exists() else []
     records.append(rec)
@@ -127,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     keys = ("eval_loss", "stop_rate", "privacy_refusal_rate", "probe_idk_rate", "hallucination_rate", "accuracy")
     for row in behaviour:
         print(f"  {row['subject']:28s} " + "  ".join(f"{k}={row.get(k, '')}" for k in keys))
+    print(f"  {rec['chosen_line']}\n  behaviour asked in trials: {rec['behaviour_in_trials_s']} s; "
+          f"chosen vs base: {json.dumps(rec['chosen_vs_base'])}")
     print(f"wrote {OUT}; log {log}")
     if not a.keep:
         shutil.rmtree(out, ignore_errors=True)

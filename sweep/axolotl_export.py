@@ -37,7 +37,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep import data as data_mod
-from sweep import datasource, models, results, search_space, storage, trial_settings
+from sweep import datasource, models, results, search_space, selection, storage, trial_settings
 from sweep.config import DataConfig, ModelConfig, SweepConfig, compose, from_dict, redact_url
 from sweep.errors import ConfigError, Problem, Problems
 from sweep.search_space import SearchSpace
@@ -441,7 +441,7 @@ def write_axolotl(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> 
     other outputs are already written and its exit status stays 0. A stale axolotl.yaml from
     an earlier best trial is removed so the folder never shows another trial's config.
     """
-    best = results.best_trial(study)
+    best = selection.chosen_trial(cfg, study)
     if best is None:
         return
     target = cfg.study_dir / "axolotl.yaml"
@@ -482,7 +482,7 @@ def study_inputs(args: list[str]) -> tuple[SweepConfig, SearchSpace, optuna.Stud
 def select_trial(cfg: SweepConfig, st: optuna.Study, number: int | None) -> FrozenTrial:
     """The trial to export: trial `number` (COMPLETE or PRUNED), else the best; ConfigError if none."""
     if number is None:
-        trial = results.best_trial(st)
+        trial = selection.chosen_trial(cfg, st)
         if trial is None:
             raise ConfigError(Problem("study_name", cfg.study_name,
                                       "the study has no completed trial yet; run more trials or pass trial=N"))

@@ -21,32 +21,26 @@ get user attrs `behaviour_<metric>` (study attributes, `record`).
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
-import json
 import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep import data, lm_eval_task, models, optuna_internals, rag, results, templates
+from sweep import data, lm_eval_task, models, questions, rag, results, selection, templates
 from sweep.backends.peft import from_pretrained_kwargs
 from sweep.config import SweepConfig, shipped_path
-from sweep.generation import answer
+from sweep.questions import behaviour_rows
 from sweep.scoring import (
     ATTR_PREFIX,
     METRICS,
     Generation,
-    judge,
-    make_examples,
-    probe_examples,
-    summarise,
 )
 from sweep.search_space import SearchSpace
 from sweep.training import NullReporter, eval_loss
@@ -125,26 +119,12 @@ class Evaluator:
 
     def run(self, subject: Subject, adapter_dir: str | None = None, retriever: Any = None,
             rag_top_k: int = 3) -> Subject:
-        """Fill `subject.metrics` and `subject.generations`."""
+        """Fill `subject.metrics` and `subject.generations` (the adapter loaded on the base model
+        and unloaded again: the base weights are read once)."""
         tok = self.tokenizer(adapter_dir)
         # The adapter folder's tokenizer carries the template it trained with; naming it again
         # gives that template's end-of-turn strings (tokenizer_default: read from the template).
         template = templates.apply_template(tok, subject.chat_template)
-        encoder = self._encoder(tok, template)
-        examples = make_examples(self.rows, encoder, self.cfg.eval.max_examples)
-        if self.cfg.eval.probes:  # the shipped probes (sweep.probes), scored apart
-            examples += probe_examples(examples, encoder)
-        rows = [e.row for e in examples]
-        hits: list[bool] = []
-        if retriever is not None:
-            augmented = []
-            for e in examples:
-                found = retriever.retrieve(e.question, rag_top_k)
-                augmented.append(rag.augment_row(e.row, self.cfg.data.layout, found))
-                if e.row.get("fact_id") is not None:
-                    hits.append(any(p.id == e.row["fact_id"] for p in found))
-            rows = augmented
-        prompts = [encoder.prompt_text(r) for r in rows]
         model = self.base_model()
         if adapter_dir is not None:
             from peft import PeftModel
@@ -152,25 +132,15 @@ class Evaluator:
             model = PeftModel.from_pretrained(model, adapter_dir)
             model.eval()
         try:
-            gens = answer(model, tok, template, examples, prompts, self.cfg.eval.max_new_tokens,
-                          self.batch_size)
+            gens, metrics = questions.ask(self.cfg, model, tok, template, self.rows, retriever=retriever,
+                                          rag_top_k=rag_top_k, batch_size=self.batch_size)
         finally:
             if adapter_dir is not None:
                 self._base = model.unload()  # the base weights without the LoRA layers
-        subject.generations = gens
-        subject.metrics = summarise(gens)
+        subject.generations, subject.metrics = gens, metrics
         if subject.kind == "base" and subject.eval_loss is None:
-            subject.eval_loss = self.base_eval_loss(model, tok, encoder)
-        if hits:
-            subject.metrics["retrieval_hit_rate"] = round(sum(hits) / len(hits), 4)
+            subject.eval_loss = self.base_eval_loss(model, tok, self._encoder(tok, template))
         return subject
-
-
-def behaviour_rows(cfg: SweepConfig) -> list[data.Row]:
-    """Every held-out row: `eval.max_examples` picks the behaviour subset (spread over the file,
-    unanswerable questions included), not `data.max_eval_examples`, which cuts the eval-LOSS
-    split to its first rows (a file's unanswerable questions usually come last)."""
-    return data.load_splits(dataclasses.replace(cfg.data, max_eval_examples=None), cfg.seed)[1]
 
 
 def evaluate_adapter(cfg: SweepConfig, adapter_dir: str | Path, chat_template: str | None = None,
@@ -196,8 +166,9 @@ def _template_of(cfg: SweepConfig, space: SearchSpace, trial: FrozenTrial) -> st
 
 
 def select_trials(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> list[FrozenTrial]:
-    """Trials to evaluate: the best per chat template when it is searched, else the top_k."""
-    ranked = results.ranked(study)
+    """Trials in the behaviour outputs: the best per chat template when it is searched; else the
+    chosen trial (`select`) and every trial asked the questions when it finished."""
+    ranked = selection.complete(study)
     searched = searched_templates(space)
     if searched:
         best: dict[str, Any] = {}
@@ -211,7 +182,10 @@ def select_trials(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> 
             best.setdefault(_template_of(cfg, space, t), t)
         order = {name: i for i, name in enumerate(searched)}
         return sorted(best.values(), key=lambda t: order.get(_template_of(cfg, space, t), len(order)))
-    return ranked[: max(cfg.eval.top_k, 1)]
+    # the chosen trial first, then every other trial asked in its own process (best eval loss first)
+    chosen = selection.chosen_trial(cfg, study)
+    asked = [t for t in ranked if selection.measured(t)]
+    return ([chosen] if chosen is not None else []) + [t for t in asked if chosen is None or t.number != chosen.number]
 
 
 def searched_templates(space: SearchSpace) -> list[str]:
@@ -269,6 +243,10 @@ def evaluate_after_sweep(cfg: SweepConfig, space: SearchSpace, study: optuna.Stu
     try:
         for t in select_trials(cfg, space, study):
             tpl = _template_of(cfg, space, t)
+            cached = _asked_in_trial(cfg, t, tpl)
+            if cached is not None:  # asked once, in the trial's own process: not again
+                subjects.append(cached)
+                continue
             folder = _adapter_dir(cfg, t)
             if folder is None:
                 print(f"behaviour: trial {t.number}'s adapter was not kept (keep_adapters="
@@ -293,12 +271,27 @@ def evaluate_after_sweep(cfg: SweepConfig, space: SearchSpace, study: optuna.Stu
         shutil.rmtree(scratch, ignore_errors=True)
     write_outputs(cfg, subjects)
     record(study, subjects)
-    results.write_trials_csv(study, cfg.study_dir / "trials.csv")  # with the behaviour_* columns
-    best = results.best_trial(study)
-    if best is not None:
-        lm_eval_task.write_task(cfg, eval_rows, _template_of(cfg, space, best))
+    results.write_trials_csv(study, cfg.study_dir / "trials.csv", cfg)
+    chosen = selection.chosen_trial(cfg, study)
+    if chosen is not None:
+        lm_eval_task.write_task(cfg, eval_rows, _template_of(cfg, space, chosen))
     _print(subjects)
     return subjects
+
+
+def _asked_in_trial(cfg: SweepConfig, trial: FrozenTrial, template: str) -> Subject | None:
+    """A trial asked the questions when it finished: its metrics (the trial's `behaviour_*`
+    attrs, what `select` read) and its kept answers; None when it was not asked."""
+    gens = questions.read_cache(cfg.study_dir / "trials" / str(trial.number))
+    if not selection.measured(trial) or gens is None:
+        return None
+    metrics = {k.removeprefix(ATTR_PREFIX): (float("nan") if v is None else v) for k, v in trial.user_attrs.items()
+               if k.startswith(ATTR_PREFIX) and k.removeprefix(ATTR_PREFIX) in METRICS}
+    folder = _adapter_dir(cfg, trial)
+    return Subject(f"trial {trial.number}", "adapter", template, trial.number, trial.value,
+                   str(folder) if folder else None, {**metrics, "n": trial.user_attrs.get(ATTR_PREFIX + "n"),
+                   "n_answerable": trial.user_attrs.get(ATTR_PREFIX + "n_answerable"),
+                   "n_probes": trial.user_attrs.get(ATTR_PREFIX + "n_probes")}, gens)
 
 
 def _rag(cfg: SweepConfig, ev: Evaluator, template: str) -> Subject | None:
@@ -348,16 +341,8 @@ def write_outputs(cfg: SweepConfig, subjects: Sequence[Subject]) -> None:
     d = cfg.study_dir
     results.atomic_write(d / "behaviour.csv", behaviour_csv(subjects))
     results.atomic_write(d / "behaviour.md", behaviour_md(subjects))
-    lines = []
-    for s in subjects:
-        for g in s.generations:
-            v = judge(g)
-            lines.append(json.dumps({
-                "subject": s.name, "kind": s.kind, "chat_template": s.chat_template,
-                "question": g.example.question, "reference": g.example.reference,
-                "answerable": g.example.answerable, "probe": g.example.probe, "keys": list(g.example.keys),
-                "answer": g.text, "raw": g.raw,
-                "new_tokens": g.new_tokens, **asdict(v)}, ensure_ascii=False))
+    lines = [questions.to_line(g, subject=s.name, kind=s.kind, chat_template=s.chat_template)
+             for s in subjects for g in s.generations]
     results.atomic_write(d / "behaviour_generations.jsonl", "\n".join(lines) + "\n")
 
 
@@ -366,16 +351,10 @@ def _json_safe(v: Any) -> Any:
 
 
 def record(study: optuna.Study, subjects: Sequence[Subject]) -> None:
-    """User attrs `behaviour_<metric>` on the evaluated trials, and a summary on the study."""
+    """The summary on the study (attr `behaviour`). A trial's own `behaviour_*` attrs were set in
+    its process before Optuna was told it finished; a finished trial is never changed."""
     summary = {s.name: {k: _json_safe(v) for k, v in s.row().items() if k != "subject"} for s in subjects}
     study.set_user_attr("behaviour", summary)
-    for s in subjects:
-        if s.trial is not None:
-            done = optuna_internals.set_finished_trial_attrs(study, s.trial, {f"{ATTR_PREFIX}{k}": _json_safe(v)
-                                                             for k, v in s.metrics.items()})
-            if not done:
-                print(f"behaviour: this storage cannot update finished trials; trial {s.trial}'s "
-                      "metrics are in the study attr 'behaviour' and behaviour.csv", file=sys.stderr)
 
 
 def _print(subjects: Sequence[Subject]) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweep import behaviour, engine, results, search_space
+from sweep import behaviour, engine, results, search_space, selection
 from sweep.config import SweepConfig, conf_options, load_config
 from sweep.console import quiet_libraries
 from sweep.errors import ConfigError, Problem
@@ -153,7 +153,7 @@ def sweep_cost(study: Any) -> dict[str, Any]:
 
 def model_rows(run: ModelRun, study: Any) -> list[dict[str, Any]]:
     """The comparison rows of one model: its best adapter, its base model, base + RAG."""
-    best = results.best_trial(study)
+    best = selection.chosen_trial(run.cfg, study)
     behaviour = _behaviour_rows(run.cfg)
     common = {"model": run.name, "preset": run.preset, "note": run.note or ""}
     rows = []

@@ -187,12 +187,26 @@ class TrainConfig:
     cooldown_eval_prefix: bool = False  # also evaluate the run itself at branched reports (benchmark tables)
 
 
+SELECT_RULES = ("behaviour", "pareto", "loss")
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """Which finished trial the sweep returns (conf/select/*.yaml; `sweep.selection`)."""
+
+    name: Literal["behaviour", "pareto", "loss"] = "behaviour"
+    weights: dict[str, float] = field(default_factory=lambda: {
+        "privacy_refusal_rate": 1.0, "probe_idk_rate": 1.0, "answerable_idk_rate": -1.0,
+        "hallucination_rate": -0.5})  # behaviour metric -> weight; the score is the weighted sum
+    max_loss_increase: float = 0.05  # guard: at most this fraction above the best complete eval loss
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """Behaviour evaluation after the sweep (stopping, accuracy, hallucination, privacy)."""
 
     behaviour: bool = True
-    top_k: int = 1  # evaluate the best K trials' adapters
+    top_k: int = 3  # trials asked the behaviour questions when they finish among the best K by eval loss
     include_base: bool = True  # and the base model without adapter
     max_new_tokens: int = 48
     max_examples: int | None = None
@@ -221,6 +235,7 @@ class SweepConfig:
     backend: BackendConfig
     train: TrainConfig
     eval: EvalConfig = field(default_factory=EvalConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
     objective: Objective = "sft"
     fixed: dict[str, Any] = field(default_factory=dict)
     keep_adapters: int = 1
@@ -286,6 +301,9 @@ def validate(cfg: SweepConfig, problems: Problems) -> None:
     m = cfg.model
     if m is not None and m.tiny is None and m.gguf is None and not (m.hub_id or m.path):
         problems.add(f"model.{m.name}", None, "set model.hub_id or model.path")
+    sel = cfg.select  # the weights' metric names are checked against sweep.scoring (engine.preflight)
+    if sel is not None and isinstance(sel.max_loss_increase, float) and sel.max_loss_increase < 0:
+        problems.add("select.max_loss_increase", sel.max_loss_increase, "must be >= 0 (e.g. 0.05: 5% above the best)")
     if cfg.eval is not None and isinstance(cfg.eval.rag_top_k, int) and cfg.eval.rag_top_k < 1:
         problems.add("eval.rag_top_k", cfg.eval.rag_top_k, "must be at least 1")
     if t is not None and isinstance(t.divergence_factor, float) and t.divergence_factor <= 1:
@@ -436,6 +454,6 @@ def load_config(overrides: list[str]) -> SweepConfig:
 
 __all__ = [
     "BackendConfig", "ConfigError", "DataConfig", "ExecutorConfig", "GgufSource", "ModelConfig",
-    "PrunerConfig", "SamplerConfig", "SweepConfig", "TinyArch", "TrackerConfig",
+    "PrunerConfig", "SamplerConfig", "SelectConfig", "SweepConfig", "TinyArch", "TrackerConfig",
     "TrainConfig", "compose", "from_dict", "load_config", "to_plain",
 ]

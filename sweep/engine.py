@@ -37,6 +37,7 @@ from sweep import (
     resume,
     sampling,
     search_space,
+    selection,
     storage,
     study,
     study_tracking,
@@ -56,7 +57,7 @@ from sweep.search_space import SearchSpace, TrialParams
 class SweepSummary:
     cfg: SweepConfig
     study: optuna.Study
-    best: optuna.trial.FrozenTrial | None
+    chosen: optuna.trial.FrozenTrial | None  # the trial `select` returns (best.yaml, best_adapter/)
     counts: dict[str, int]
     problems: list[str] = field(default_factory=list)  # what went wrong after the trials (tracker)
 
@@ -87,6 +88,7 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
                                   "rendered with a chat template (every trial would be the same); use chat "
                                   "data (e.g. data=sample_chat) or drop chat_template from the space"))
     pruning.make_pruner(cfg)  # bad pruner arguments -> ConfigError
+    selection.check(cfg)  # select.weights name behaviour metrics
     storage.check_storage(cfg)
     if any(o in ("adamw_8bit", "paged_adamw_8bit") for o in _possible(space, "optimizer")):
         import importlib.util
@@ -233,7 +235,7 @@ def run(cfg: SweepConfig) -> SweepSummary:
     with storage.study_lock(cfg):
         results.refresh(cfg, space, st)
     problems = finish(cfg, space, st)
-    summary = SweepSummary(cfg, st, results.best_trial(st), trial_counts.counts(st), problems)
+    summary = SweepSummary(cfg, st, selection.chosen_trial(cfg, st), trial_counts.counts(st), problems)
     print_summary(summary)
     return summary
 
@@ -244,13 +246,13 @@ def finish(cfg: SweepConfig, space: SearchSpace, st: optuna.Study) -> list[str]:
     Returns what could not be logged to the tracker; also kept on the study
     (user attr `tracker_problems`) and printed with the summary."""
     problems: list[str] = []
-    if cfg.eval.behaviour and results.best_trial(st) is not None:
+    if cfg.eval.behaviour and selection.chosen_trial(cfg, st) is not None:
         subjects = behaviour.evaluate_after_sweep(cfg, space, st)
         problems += study_tracking.log_behaviour(cfg, st, subjects)
     problems += study_tracking.finish_study(cfg, space, st)
     st.set_user_attr("tracker_problems", problems)
     html_report.write_report(cfg, st)
-    if results.best_trial(st) is not None:
+    if selection.chosen_trial(cfg, st) is not None:
         axolotl_export.write_axolotl(cfg, space, st)
     return problems
 
@@ -260,15 +262,24 @@ def print_summary(s: SweepSummary, top: int = 5) -> None:
     c = s.counts
     print(f"\nstudy {s.cfg.study_name}: {c['finished']} finished trials "
           f"({c['COMPLETE']} complete, {c['PRUNED']} pruned, {c['FAIL']} failed)", file=out)
-    ranked = results.ranked(s.study)[:top]
+    chosen = selection.choose(s.cfg, s.study)
+    ranked = selection.complete(s.study)[:top]
+    if chosen is not None and chosen.trial.number not in {t.number for t in ranked}:
+        ranked.append(chosen.trial)
     if ranked:
         names = sorted({k for t in ranked for k in t.params})
-        head = ["#", "eval_loss", *names]
-        rows = [[str(t.number), f"{t.value:.4f}", *[_fmt(t.params.get(n)) for n in names]] for t in ranked]
+        head = ["#", "eval_loss", "behaviour", *names]
+        scores = chosen.scores if chosen else {}
+        rows = [[str(t.number) + ("*" if chosen and t.number == chosen.trial.number else ""), f"{t.value:.4f}",
+                 f"{scores[t.number]:.3f}" if t.number in scores else "-",
+                 *[_fmt(t.params.get(n)) for n in names]] for t in ranked]
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
         print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)), file=out)
         for r in rows:
             print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)), file=out)
+    if chosen is not None:
+        print(f"* chosen (select={s.cfg.select.name}): trial {chosen.trial.number}, {chosen.reason}; "
+              "behaviour = its score on the behaviour questions (- not asked)", file=out)
     for problem in s.problems:
         print(f"NOT LOGGED: {problem}", file=out)
     d = s.cfg.study_dir

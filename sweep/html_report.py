@@ -31,9 +31,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweep import selection
 from sweep.config import SweepConfig, redact_url
 from sweep.errors import ConfigError, Problem
-from sweep.results import atomic_write, ranked
+from sweep.results import atomic_write
 from sweep.storage import load_existing
 from sweep.study import objective_name
 from sweep.study_tracking import summary_lines
@@ -103,8 +104,9 @@ def _is_log(name: str, dist: Any, values: list[Any]) -> bool:
     return bool(getattr(dist, "log", False)) or name == "learning_rate"
 
 
-def parallel_coordinates(study: optuna.Study) -> Section:
-    """W&B-style parallel coordinates (plotly `parcoords`) of the complete trials."""
+def parallel_coordinates(study: optuna.Study, scores: dict[int, float] | None = None) -> Section:
+    """W&B-style parallel coordinates (plotly `parcoords`) of the complete trials; with behaviour
+    `scores` (trial number -> score), a behaviour axis too (trials not asked sit below it)."""
     import plotly.graph_objects as go
 
     title = "Parallel coordinates"
@@ -134,6 +136,13 @@ def parallel_coordinates(study: optuna.Study) -> Section:
         else:
             lo, hi = getattr(dist, "low", min(values)), getattr(dist, "high", max(values))
             dims.append(dict(label=name, values=values, range=[lo, hi] if hi > lo else None))
+    if scores:
+        asked = [scores[t.number] for t in trials if t.number in scores]
+        lo, hi = min(asked), max(asked)
+        below = lo - 0.25 * ((hi - lo) or 1.0)  # "not asked"
+        dims.append(dict(label="behaviour score", values=[scores.get(t.number, below) for t in trials],
+                         range=[below, hi], tickvals=[below, lo, hi],
+                         ticktext=["not asked", f"{lo:.2f}", f"{hi:.2f}"]))
     losses = [t.value for t in trials]
     objective = objective_name(study)
     dims.append(dict(label=objective, values=losses))
@@ -212,11 +221,43 @@ def intermediate_values(study: optuna.Study) -> Section:
                                "and stop where the pruner stopped them.")
 
 
-def sections(study: optuna.Study, seed: int = 0) -> list[Section]:
+def pareto_plot(study: optuna.Study, chosen: selection.Selection | None) -> Section:
+    """Eval loss against the behaviour score of the trials asked the behaviour questions: the
+    Pareto front (neither lower loss nor higher score without giving up the other) and the trial
+    `select` chose."""
+    import plotly.graph_objects as go
+
+    title = "Eval loss against behaviour (the select step)"
+    scores = chosen.scores if chosen else {}
+    asked = [t for t in selection.complete(study) if t.number in scores]
+    if not asked:
+        return Section(title, None, "No trial was asked the behaviour questions (eval.behaviour=false or "
+                                    "eval.top_k=0): the sweep returns the lowest eval loss.")
+    front = set(selection.pareto_front([(t.number, t.value, scores[t.number]) for t in asked]))
+    fig = go.Figure()
+    others = [t for t in asked if t.number not in front]
+    on = sorted((t for t in asked if t.number in front), key=lambda t: t.value)
+    for group, name, mode in ((others, "asked", "markers"), (on, "Pareto front", "lines+markers")):
+        fig.add_trace(go.Scatter(x=[t.value for t in group], y=[scores[t.number] for t in group], mode=mode,
+                                 name=name, text=[f"trial {t.number}" for t in group],
+                                 hovertemplate="%{text}<br>eval loss %{x:.4f}<br>behaviour %{y:.3f}<extra></extra>"))
+    pick = chosen.trial
+    fig.add_trace(go.Scatter(x=[pick.value], y=[scores.get(pick.number)], mode="markers", name="chosen",
+                             marker=dict(symbol="star", size=16, color="crimson"),
+                             text=[f"trial {pick.number}"], hovertemplate="chosen: %{text}<extra></extra>"))
+    fig.update_layout(xaxis_title=objective_name(study), yaxis_title="behaviour score", height=420,
+                      margin=dict(l=60, r=30, t=30, b=50))
+    return Section(title, fig, f"select={chosen.rule}: trial {pick.number}, {chosen.reason}. Score = "
+                               "weighted sum of behaviour metrics (select.weights); lower loss is left, "
+                               "better behaviour is up.")
+
+
+def sections(study: optuna.Study, cfg: SweepConfig) -> list[Section]:
     """Every figure of the report, in page order."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # "no complete trials" is said on the page
-    return [parallel_coordinates(study), param_importance(study, seed), optimisation_history(study),
-            intermediate_values(study)]
+    chosen = selection.choose(cfg, study)
+    return [parallel_coordinates(study, chosen.scores if chosen else {}), pareto_plot(study, chosen),
+            param_importance(study, cfg.seed), optimisation_history(study), intermediate_values(study)]
 
 
 # --------------------------------------------------------------------------- tables
@@ -250,7 +291,7 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
 
 
 def best_table(study: optuna.Study, top: int = TOP_TRIALS) -> str:
-    best = ranked(study)[:top]
+    best = selection.complete(study)[:top]
     params = _param_order(study, {k for t in best for k in t.params})
     attrs = [(k, label) for k, label in BEST_TABLE_ATTRS if any(k in t.user_attrs for t in best)]
     head = ["trial", "eval loss", *params, *[label for _, label in attrs]]
@@ -305,7 +346,7 @@ code{background:#f4f4f4;padding:1px 4px}
 
 def render(study: optuna.Study, cfg: SweepConfig) -> str:
     """The report page as one HTML string (plotly.js inlined once)."""
-    secs = sections(study, cfg.seed)
+    secs = sections(study, cfg)
     parts: list[str] = []
     js_included = False
     for s in secs:
@@ -330,9 +371,9 @@ def render(study: optuna.Study, cfg: SweepConfig) -> str:
     stored = attrs.get("config") or {}
     model = (stored.get("model") or {}).get("name", "?")
     data = Path(str((stored.get("data") or {}).get("path", "?"))).name
-    best = ranked(study)[:1]
-    best_line = (f"best: trial {best[0].number}, eval loss {_fmt(best[0].value)}" if best
-                 else "best: no complete trial yet")
+    chosen = selection.choose(cfg, study)
+    best_line = (f"chosen (select={cfg.select.name}): trial {chosen.trial.number}, eval loss "
+                 f"{_fmt(chosen.trial.value)}, {chosen.reason}" if chosen else "chosen: no complete trial yet")
     meta = (f"model {model} · data {data} · objective {stored.get('objective', '?')} · "
             f"{best_line} · storage {redact_url(cfg.storage_url())} · "
             f"generated {datetime.now().isoformat(timespec='seconds')}")

@@ -17,13 +17,10 @@ that moves one of them fails there first (pyproject.toml bounds the version):
   server it can stop when the sweep ends.
 - `StudyView`: TPE reads trials through `Study._get_trials`; the OOM-aware sampler (sweep.sampling)
   shows it a study where an out-of-memory failure counts as the worst trial.
-- `set_finished_trial_attrs`: behaviour measured after the sweep on a trial that is already
-  finished (Optuna refuses that through its API); written into an RDB storage's tables.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -112,47 +109,6 @@ class StudyView:
         return out
 
 
-def set_finished_trial_attrs(study: optuna.Study, number: int, attrs: dict[str, Any]) -> bool:
-    """Write user attrs on a FINISHED trial; True when it worked.
-
-    Optuna refuses updates to finished trials through its public API, but behaviour is
-    measured after the sweep. For relational storages (SQLite, PostgreSQL, MySQL: every
-    storage this engine opens by default) the attrs are written through the storage's own
-    session and the cached copy of the trial is updated, so `study.get_trials()` shows them at
-    once. Other storages keep the numbers in the study attr `behaviour` only.
-    """
-    from optuna.storages import RDBStorage
-    from optuna.storages._cached_storage import _CachedStorage
-    from optuna.storages._rdb import models as rdb
-
-    storage = study._storage
-    backend = storage._backend if isinstance(storage, _CachedStorage) else storage
-    if not isinstance(backend, RDBStorage):
-        return False
-    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
-    session = backend.scoped_session()
-    try:
-        for key, value in attrs.items():
-            row = session.query(rdb.TrialUserAttributeModel).filter_by(trial_id=trial_id, key=key).one_or_none()
-            if row is None:
-                session.add(rdb.TrialUserAttributeModel(trial_id=trial_id, key=key, value_json=json.dumps(value)))
-            else:
-                row.value_json = json.dumps(value)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-    if isinstance(storage, _CachedStorage):
-        with storage._lock:
-            cached = storage._get_cached_trial(trial_id)
-            if cached is not None:
-                cached.user_attrs.update(attrs)
-    return True
-
-
 __all__ = ["WRITTEN_FOR", "StudyView", "finished_or_pruned_count", "grpc_server_available", "heartbeat_enabled",
-           "set_finished_trial_attrs",
            "heartbeat_interval", "make_grpc_server", "record_heartbeat", "stale_trial_callback", "stale_trial_ids",
            "storage", "trial_id", "trial_id_of"]

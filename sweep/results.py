@@ -25,7 +25,7 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep import trial_settings
+from sweep import selection, trial_settings
 from sweep.config import SweepConfig, to_plain
 from sweep.search_space import SearchSpace
 
@@ -68,8 +68,16 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
     return rows
 
 
-def write_trials_csv(study: optuna.Study, path: Path) -> None:
+def write_trials_csv(study: optuna.Study, path: Path, cfg: SweepConfig | None = None) -> None:
+    """trials.csv; with `cfg`, also each asked trial's `behaviour_score` and which trial `select`
+    chose (`chosen`)."""
     rows = trial_rows(study)
+    chosen = selection.choose(cfg, study) if cfg is not None else None
+    if chosen is not None:
+        for row in rows:
+            if row["number"] in chosen.scores:
+                row["behaviour_score"] = chosen.scores[row["number"]]
+            row["chosen"] = row["number"] == chosen.trial.number
     head = ["number", "state", "value"]
     params = sorted({k for t in study.get_trials(deepcopy=False) for k in t.params})
     rest = sorted({k for r in rows for k in r} - set(head) - set(params))
@@ -84,18 +92,9 @@ def write_trials_csv(study: optuna.Study, path: Path) -> None:
     atomic_write(path, buf.getvalue())
 
 
-def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
-    return min(done, key=lambda t: t.value) if done else None
-
-
-def ranked(study: optuna.Study) -> list[FrozenTrial]:
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
-    return sorted(done, key=lambda t: t.value)
-
-
 def write_best(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> FrozenTrial | None:
-    best = best_trial(study)
+    """best.yaml: the settings of the trial the `select` step chooses (sweep.selection)."""
+    best = selection.chosen_trial(cfg, study)
     if best is None:
         return None
     atomic_write(cfg.study_dir / "best.yaml",
@@ -117,33 +116,37 @@ def _link_or_copy(src: str, dst: str) -> None:
 
 
 def keep_adapters(cfg: SweepConfig, study: optuna.Study) -> None:
-    """Keep the top-K trial adapters, publish the best as best_adapter/, delete other adapters.
+    """Keep the top-K trial adapters by eval loss and those of the trials asked the behaviour
+    questions (any of them can be chosen as the study goes on), publish the chosen trial's
+    (`select`) as best_adapter/, delete other adapters.
 
-    best_adapter/ hard-links the best trial's files, so the default (K=1) keeps one adapter's
-    bytes on disk.
-    A failed trial's folder keeps its error.log; only `adapter/` folders are removed.
+    best_adapter/ hard-links the chosen trial's files (one adapter's bytes on disk).
+    A trial's folder keeps its error.log and its answers (behaviour.jsonl); only `adapter/`
+    folders are removed.
     """
     trials = study.get_trials(deepcopy=False)  # one snapshot for ranking and for "running"
-    top = sorted((t for t in trials if t.state == TrialState.COMPLETE and t.value is not None),
-                 key=lambda t: t.value)
+    top = selection.complete(study)
+    chosen = selection.chosen_trial(cfg, study)
     running = {t.number for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)}
     trials_dir = cfg.study_dir / "trials"
     dst = cfg.study_dir / "best_adapter"
-    if top:
-        src = trials_dir / str(top[0].number) / "adapter"
+    if chosen is not None:
+        src = trials_dir / str(chosen.number) / "adapter"
         marker = dst / "TRIAL"
         if not src.is_dir():
-            # e.g. trained on another host: never show another trial's adapter as the best one
-            if not marker.is_file() or marker.read_text().strip() != adapter_marker(top[0]):
+            # e.g. trained on another host: never show another trial's adapter as the chosen one
+            if not marker.is_file() or marker.read_text().strip() != adapter_marker(chosen):
                 shutil.rmtree(dst, ignore_errors=True)
-        elif not marker.is_file() or marker.read_text().strip() != adapter_marker(top[0]):
+        elif not marker.is_file() or marker.read_text().strip() != adapter_marker(chosen):
             tmp = cfg.study_dir / f".best_adapter.{os.getpid()}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.copytree(src, tmp, copy_function=_link_or_copy)  # one copy on disk, not two
-            (tmp / "TRIAL").write_text(adapter_marker(top[0]) + "\n")
+            (tmp / "TRIAL").write_text(adapter_marker(chosen) + "\n")
             shutil.rmtree(dst, ignore_errors=True)
             os.replace(tmp, dst)
-    keep = {t.number for t in top[: cfg.keep_adapters]}
+    keep = {t.number for t in top[: cfg.keep_adapters]} | {t.number for t in top if selection.measured(t)}
+    if chosen is not None:
+        keep.add(chosen.number)
     if trials_dir.is_dir():
         for d in trials_dir.iterdir():
             if d.name.isdigit() and int(d.name) not in keep and int(d.name) not in running:
@@ -168,6 +171,6 @@ def clear_derived(cfg: SweepConfig) -> None:
 
 def refresh(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> None:
     """Rewrite every derived output; called after each trial ends."""
-    write_trials_csv(study, cfg.study_dir / "trials.csv")
+    write_trials_csv(study, cfg.study_dir / "trials.csv", cfg)
     write_best(cfg, space, study)
     keep_adapters(cfg, study)

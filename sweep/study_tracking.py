@@ -16,10 +16,10 @@ from typing import Any
 
 from optuna.trial import TrialState
 
+from sweep import selection
 from sweep.config import SweepConfig, redact_url
 from sweep.errors import ConfigError
 from sweep.redaction import scrub
-from sweep.results import best_trial
 from sweep.scoring import ATTR_PREFIX, METRICS, judge
 from sweep.tracking import append_record, record_path, scalar
 from sweep.trial_counts import counts
@@ -61,7 +61,7 @@ def finish_study(cfg: SweepConfig, space: Any, study: Any) -> list[str]:
     if name == "none":
         return []
     columns, rows = study_table(study)
-    best = best_trial(study)
+    best = selection.chosen_trial(cfg, study)
     c = counts(study)  # interrupted (retried) and surplus trials are rows of the table, not counted
     summary = {"best_trial": best.number if best else None, "best_eval_loss": best.value if best else None,
                "n_trials": len(rows), **{f"n_{s.lower()}": c[s] for s in ("COMPLETE", "PRUNED", "FAIL")}}

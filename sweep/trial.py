@@ -8,18 +8,21 @@ failures propagate as exceptions; the executor turns them into trial states.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sweep import backends, data, models, templates
+from sweep import backends, data, models, questions, templates
 from sweep.backends.peft import LoraSettings
 from sweep.config import SweepConfig
 from sweep.errors import ConfigError, Problem
 from sweep.memory import largest_divisor_at_most
+from sweep.scoring import ATTR_PREFIX
 from sweep.search_space import TrialParams
 from sweep.training import Trainer, TrainSpec, mixed_precision, reset_peak_memory, weights_dtype
 
@@ -59,8 +62,14 @@ def seed_everything(seed: int) -> None:
 
 
 def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Path | None = None,
-              memory_cap: int | None = None) -> dict[str, Any]:
-    """Train one configuration; returns the trial's attributes (value = final eval loss)."""
+              memory_cap: int | None = None,
+              ask_behaviour: Callable[[float], bool] | None = None) -> dict[str, Any]:
+    """Train one configuration; returns the trial's attributes (value = final eval loss).
+
+    `ask_behaviour(final eval loss)`: whether the trained adapter, still in memory, answers the
+    behaviour questions now (sweep.questions); its metrics join the attributes as `behaviour_*`
+    (so they are on the trial before Optuna is told it finished) and its answers go to
+    `workdir/behaviour.jsonl`."""
     import torch
 
     started = time.perf_counter()
@@ -114,6 +123,9 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
         adapter = Path(workdir) / "adapter"
         model.save_pretrained(adapter)
         tokenizer.save_pretrained(adapter)  # with the chat template the trial trained on
+    behaviour: dict[str, Any] = {}
+    if ask_behaviour is not None and ask_behaviour(result.final_eval_loss):
+        behaviour = ask_questions(cfg, model, tokenizer, template, workdir)
     wall = time.perf_counter() - started
     return {
         "value": result.final_eval_loss,
@@ -130,4 +142,20 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
         "eval_history": result.eval_history,
         "branch_steps": result.branch_steps,
         "prefix_history": result.prefix_history,
+        **behaviour,
     }
+
+
+def ask_questions(cfg: SweepConfig, model: Any, tokenizer: Any, template: Any, workdir: Path | None) -> dict[str, Any]:
+    """The trained adapter's behaviour: `behaviour_<metric>` attrs and `behaviour_time_s`; the
+    answers kept in the trial's folder (asked once: the study's outputs are built from them)."""
+    t0 = time.perf_counter()
+    gens, metrics = questions.ask(cfg, model, tokenizer, template, questions.behaviour_rows(cfg))
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        (Path(workdir) / questions.CACHE_FILE).write_text(
+            "".join(questions.to_line(g) + "\n" for g in gens), encoding="utf-8")
+    attrs: dict[str, Any] = {ATTR_PREFIX + k: (None if isinstance(v, float) and math.isnan(v) else v)
+                             for k, v in metrics.items()}
+    attrs["behaviour_time_s"] = round(time.perf_counter() - t0, 3)
+    return attrs

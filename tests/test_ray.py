@@ -162,7 +162,7 @@ def test_adapter_travels_back_when_the_worker_does_not_share_the_disk(local_ray,
     assert outcome.state == "COMPLETE", outcome
     assert not workdir.exists() and files is not None
     unpack_dir(files, tmp_path / "unpacked")
-    assert (tmp_path / "unpacked" / "adapter_config.json").is_file()
+    assert (tmp_path / "unpacked" / "adapter" / "adapter_config.json").is_file()
     assert pack_dir(tmp_path / "unpacked")  # round trip
 
 

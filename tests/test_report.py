@@ -22,8 +22,15 @@ from sweep.search_space import load as load_space
 REPO = Path(__file__).resolve().parent.parent
 
 
-def make_study(tmp_path: Path, n_complete: int = 3, extras: bool = True, name: str = "rep"):
-    """A study in the sweep's own storage, filled by hand: no training needed."""
+BEHAVIOUR = ({"privacy_refusal_rate": 0.25, "probe_idk_rate": 0.0, "answerable_idk_rate": 0.0},
+             {"privacy_refusal_rate": 0.75, "probe_idk_rate": 0.5, "answerable_idk_rate": 0.1},
+             {"privacy_refusal_rate": 0.0, "probe_idk_rate": 1.0, "answerable_idk_rate": 0.9})
+
+
+def make_study(tmp_path: Path, n_complete: int = 3, extras: bool = True, name: str = "rep",
+               behaviour: bool = False):
+    """A study in the sweep's own storage, filled by hand: no training needed. `behaviour`: the
+    complete trials carry behaviour metrics, as trials asked the questions in their own process."""
     cfg = load_config([f"output_dir={tmp_path}", f"study_name={name}", "search_space=quick"])
     cfg.study_dir.mkdir(parents=True)
     study = optuna.create_study(study_name=name, storage=cfg.storage_url(), direction="minimize")
@@ -44,6 +51,9 @@ def make_study(tmp_path: Path, n_complete: int = 3, extras: bool = True, name: s
         t = trial(10 ** (-4 + i * 0.9), (4, 8, 16)[i % 3], [3.0 - 0.1 * i, 2.8 - 0.2 * i, 2.7 - 0.3 * i])
         t.set_user_attr("micro_batch_size", 4)
         t.set_user_attr("tokens_per_s", 12345.6)
+        if behaviour:
+            for k, v in {**BEHAVIOUR[i % 3], "n_probes": 22, "hallucination_rate": 0.5}.items():
+                t.set_user_attr(f"behaviour_{k}", v)
         study.tell(t, 2.7 - 0.3 * i)
     if extras:
         t = trial(9e-3, 16, [4.5])
@@ -195,3 +205,22 @@ def test_optuna_dashboard_names_the_objective_eval_loss(tmp_path):
     assert st.metric_names == ["eval_loss"]
     detail = dashboard_study(cfg.storage_url(), "named")
     assert detail["objective_names"] == ["eval_loss"]  # without it the dashboard shows "Objective 0"
+
+
+def test_the_report_plots_eval_loss_against_behaviour_and_marks_the_chosen_trial(tmp_path):
+    """select=behaviour: the Pareto plot shows the asked trials, the front and the chosen one,
+    and parallel coordinates get a behaviour axis."""
+    from sweep import selection
+
+    cfg, study = make_study(tmp_path, extras=False, behaviour=True)
+    chosen = selection.choose(cfg, study)
+    # eval losses 2.7, 2.4, 2.1: only trial 2 is within 5% of the best, whatever the others' scores
+    assert chosen.rule == "behaviour" and chosen.trial.number == 2
+    section = html_report.pareto_plot(study, chosen)
+    names = [trace.name for trace in section.figure.data]
+    assert names == ["asked", "Pareto front", "chosen"] and "select=behaviour: trial 2" in section.note
+    (pcoords,) = html_report.parallel_coordinates(study, chosen.scores).figure.data
+    assert "behaviour score" in [d.label for d in pcoords.dimensions]
+    page = html_report.write_report(cfg, study).read_text()
+    assert page.count('class="plotly-graph-div"') == 5 and "<h2>Eval loss against behaviour" in page
+    assert "chosen (select=behaviour): trial 2" in page

@@ -108,10 +108,10 @@ def test_report_renders_every_plot_offline_with_no_console_error(tmp_path):
     binary = next((b for b in map(shutil.which, BROWSERS) if b), None)
     if binary is None:
         pytest.skip("no Chromium (bash scripts/setup_test_system.sh installs it)")
-    cfg, study = make_study(tmp_path)
+    cfg, study = make_study(tmp_path, behaviour=True)
     page = html_report.write_report(cfg, study)
     n_plots = page.read_text().count('class="plotly-graph-div"')
-    assert n_plots == 4
+    assert n_plots == 5  # parcoords (with a behaviour axis), the Pareto plot, importance, history, intermediate
     profile = tmp_path / "profile"
     profile.mkdir()
     browser = DevTools(binary, profile)

@@ -95,3 +95,26 @@ def test_agreement_with_the_hand_labels():
     assert overall >= MIN_OVERALL, (overall, per_label, misses)
     for label, minimum in MIN_AGREEMENT.items():
         assert per_label[label] >= minimum, (label, per_label, misses)
+
+
+# --------------------------------------------------------------------------- other phrasings
+# Three files written by helpers who did not read the rules: answers in other words (refusals
+# without any refusal phrase, leaks after an apology, hedged inventions, denied premises, facts in
+# other units and number words). The rules were rewritten (sweep.answer_reading: the clause that
+# carries the answer) on the two dev files; the held-back file was written afterwards and never
+# read while writing them. Measured: dev 99/100 and 99/100; held-back 103/120 (85.8%, first
+# measurement; issue 23's goal is 97%: not met). Before the rewrite the rules scored 65% and 61%
+# on the two dev files.
+PARAPHRASED = {name: Path(__file__).parent / "data" / f"scoring_corpus_paraphrased_{name}.jsonl"
+               for name in ("dev", "dev2", "heldout")}
+MIN_PARAPHRASED = {"dev": 0.97, "dev2": 0.97, "heldout": 0.85}
+
+
+@pytest.mark.parametrize("name", list(PARAPHRASED))
+def test_agreement_on_answers_written_in_other_words(name: str):
+    rows = [json.loads(line) for line in PARAPHRASED[name].read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 100 and {r["kind"] for r in rows} == {"fact", "unanswerable", "privacy"}
+    assert {r["label"] for r in rows} == set(LABELS)
+    misses = [f"[{r['kind']}] {r['label']} scored {scored(r)}" for r in rows if scored(r) != r["label"]]
+    agreement = 1 - len(misses) / len(rows)
+    assert agreement >= MIN_PARAPHRASED[name], (name, agreement, misses)

@@ -29,15 +29,15 @@ def test_three_trial_sweep_writes_study_folder(tmp_path):
                 "wall_time_s", "node", "backend"):
         assert col in rows[0], col
     best = yaml.safe_load((d / "best.yaml").read_text())
-    assert best["trial"] == summary.best.number and best["value"] == summary.best.value
-    assert best["lora"]["r"] == summary.best.params["lora_r"]
+    assert best["trial"] == summary.chosen.number and best["value"] == summary.chosen.value
+    assert best["lora"]["r"] == summary.chosen.params["lora_r"]
     assert best["train"]["micro_batch_size"] * best["train"]["gradient_accumulation_steps"] == \
         best["train"]["effective_batch_size"]
     assert (d / "best_adapter" / "adapter_config.json").is_file()
-    assert (d / "best_adapter" / "TRIAL").read_text().split()[0] == str(summary.best.number)
+    assert (d / "best_adapter" / "TRIAL").read_text().split()[0] == str(summary.chosen.number)
     # only the top keep_adapters=1 trial adapter is kept
     kept = [p.name for p in (d / "trials").iterdir() if (p / "adapter").exists()]
-    assert kept == [str(summary.best.number)]
+    assert kept == [str(summary.chosen.number)]
     # ... and best_adapter/ shares its bytes (hard links), so the adapter is on disk once
     weights = d / "trials" / kept[0] / "adapter" / "adapter_model.safetensors"
     assert (d / "best_adapter" / "adapter_model.safetensors").stat().st_ino == weights.stat().st_ino

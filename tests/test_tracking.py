@@ -316,7 +316,7 @@ def test_wandb_offline_sweep_writes_one_run_per_trial_and_a_summary_run(tmp_path
     assert len(table["data"]) == 2
     # $HOME stays clean and the user is told how to upload
     assert not any(home.rglob("*wandb*")), list(home.rglob("*"))
-    from sweep.report import inspect_lines
+    from sweep.html_report import inspect_lines
 
     assert any(f"wandb sync {runs[0].parent}/offline-run-*" in line for line in inspect_lines(cfg))
 

@@ -17,7 +17,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from sweep import fault_injection, optuna_internals, tracking
+from sweep import fault_injection, optuna_internals, selection, tracking
 from sweep.config import SweepConfig
 from sweep.errors import ConfigError, OutOfMemoryAtMinimum, TrialDiverged, TrialPruned
 from sweep.sampling import OOM
@@ -105,7 +105,11 @@ def execute(cfg: SweepConfig, space: SearchSpace, trial_id: int, params: dict[st
             reporter = StudyReporter.attach(cfg, space, trial_id, None, on_progress)
         run = tracking.start_trial(cfg, reporter.trial.number, {**params})
         reporter.tracker = run
-        result = run_trial(cfg, p, reporter, workdir, memory_cap=memory_cap)
+        ask = None
+        if cfg.eval.behaviour and cfg.eval.top_k > 0:  # among the best K when it finishes: asked now
+            st = reporter.trial.study
+            ask = lambda value: selection.should_ask(st, value, cfg.eval.top_k)  # noqa: E731
+        result = run_trial(cfg, p, reporter, workdir, memory_cap=memory_cap, ask_behaviour=ask)
         value = result.pop("value")
         outcome = Outcome("COMPLETE", value, result)
     except TrialPruned as exc:

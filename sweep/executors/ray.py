@@ -96,7 +96,7 @@ def trial_worker(cfg: SweepConfig, space: Any, trial_id: int, number: int, param
                  workdir: str, memory_cap: int | None, gpus: float,
                  driver_token: str) -> tuple[Outcome, bytes | None]:
     """Run one trial in this (fresh) Ray worker; returns the outcome and, when this machine
-    does not share the driver's disk, the trial's adapter folder as tar bytes."""
+    does not share the driver's disk, the trial's folder (adapter, answers) as tar bytes."""
     fault_injection.kill_if_trial(number)  # test hook: a crash as the driver sees it
 
     import ray
@@ -118,7 +118,7 @@ def trial_worker(cfg: SweepConfig, space: Any, trial_id: int, number: int, param
     files = None
     if not shared:
         if (local / "adapter").is_dir():
-            files = pack_dir(local / "adapter")
+            files = pack_dir(local)  # the adapter and the trial's answers (behaviour.jsonl)
         shutil.rmtree(local, ignore_errors=True)
     return outcome, files
 
@@ -406,7 +406,7 @@ class RayExecutor:
                     outcome, files = collect(ray, ref)
                     running.heartbeat.__exit__(None, None, None)
                     if files is not None:
-                        unpack_dir(files, trial_workdir(cfg, running.trial.number) / "adapter")
+                        unpack_dir(files, trial_workdir(cfg, running.trial.number))
                     outcome.attrs["ray_turnaround_s"] = round(time.perf_counter() - running.submitted, 3)
                     tell(ctx, running.trial, outcome)
         except BaseException:
