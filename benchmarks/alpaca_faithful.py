@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from sweep import behaviour, data, models, scoring, templates
+    from sweep import behaviour, data, models, questions, scoring, templates
     from sweep.backends.peft import from_pretrained_kwargs
     from sweep.config import load_config
 
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     model.eval()
     tpl = templates.apply_template(tok, "alpaca")
     enc = data.Encoder(tok, cfg.data, tpl.end_of_turn)
-    examples = scoring.make_examples(data.load_splits(cfg.data, cfg.seed)[1], enc, cfg.eval.max_examples)
+    examples = questions.make_examples(data.load_splits(cfg.data, cfg.seed)[1], enc, cfg.eval.max_examples)
     im_end, eot = tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")
     engine = [enc.prompt_text(e.row) for e in examples]
     bos = tok.bos_token or ""

@@ -37,7 +37,16 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep import data as data_mod
-from sweep import datasource, models, results, search_space, selection, storage, trial_settings
+from sweep import (
+    datasource,
+    models,
+    results,
+    schedules,
+    search_space,
+    selection,
+    storage,
+    trial_settings,
+)
 from sweep.config import DataConfig, ModelConfig, SweepConfig, compose, from_dict, redact_url
 from sweep.errors import ConfigError, Problem, Problems
 from sweep.search_space import SearchSpace
@@ -57,6 +66,7 @@ AXOLOTL_SCHEDULERS = {
     "linear": "linear",
     "constant": "constant",
     "constant_with_warmup": "constant_with_warmup",
+    "wsd": "warmup_stable_decay",  # with lr_scheduler_kwargs: the decay's steps, linear (sweep.schedules)
 }
 # Axolotl 0.19's `chat_template` values (its ChatTemplate enum); `jinja` is left out on
 # purpose: it needs `chat_template_jinja`, which we never write.
@@ -76,7 +86,8 @@ TOP_LEVEL_KEYS = (
     "lora_target_linear", "peft_use_rslora", "peft_use_dora",
     "chat_template", "datasets", "test_datasets", "val_set_size", "sequence_len", "sample_packing",
     "train_on_inputs",
-    "learning_rate", "lr_scheduler", "warmup_steps", "warmup_ratio", "weight_decay", "optimizer",
+    "learning_rate", "lr_scheduler", "lr_scheduler_kwargs", "warmup_steps", "warmup_ratio", "weight_decay",
+    "optimizer",
     "max_grad_norm", "micro_batch_size", "gradient_accumulation_steps", "num_epochs", "max_steps",
     "seed", "bf16", "gradient_checkpointing", "output_dir",
     "wandb_project", "wandb_entity", "wandb_name", "wandb_mode",
@@ -186,6 +197,12 @@ def _training_keys(train: TrainSection, by_epochs: bool, problems: Problems) -> 
                            "lr_scheduler": _mapped(AXOLOTL_SCHEDULERS, train.lr_scheduler, "lr_scheduler", problems)}
     ratio = float(train.warmup_ratio or 0.0)
     steps = None if by_epochs or train.max_steps is None else int(train.max_steps)
+    if train.lr_scheduler == "wsd":
+        if steps is None:
+            problems.add("lr_scheduler", "wsd", "a WSD schedule exports with max_steps only (its decay is a "
+                         "number of steps, and Axolotl counts its own steps per epoch); pin max_steps")
+        else:  # HF's warmup_stable_decay, as our trainer built it
+            out["lr_scheduler_kwargs"] = {"num_decay_steps": schedules.decay_steps(steps), "decay_type": "linear"}
     if steps is not None:
         out["warmup_steps"] = int(round(ratio * steps))  # exactly what our scheduler used
     elif ratio > 0:

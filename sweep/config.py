@@ -141,6 +141,9 @@ class PrunerConfig:
     interval_steps: int = 1
     min_resource: int = 2  # hyperband / successive halving (in eval reports)
     reduction_factor: int = 3
+    # keep a trial within this many paired standard errors of the rung's survivors (sweep.noise);
+    # 0: off (the default until the real-model tables say otherwise: benchmarks/RESULTS.md)
+    noise_z: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from typing import Any
 import yaml
 
 from sweep import data, models, templates
+from sweep.questions import make_examples
 from sweep.results import atomic_write
-from sweep.scoring import make_examples
 
 __all__ = ["task_name", "task_config", "write_task"]
 

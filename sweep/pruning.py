@@ -5,7 +5,9 @@ way in every process that asks it (the driver, a Ray worker), so every executor 
 from __future__ import annotations
 
 import optuna
+from optuna.trial import FrozenTrial, TrialState
 
+from sweep import noise
 from sweep.config import SweepConfig
 from sweep.errors import ConfigError, Problem
 
@@ -17,8 +19,53 @@ def first_rung(cfg: SweepConfig, min_resource: int | None = None) -> int:
     return max(evals * cfg.train.eval_every, cfg.pruner.n_warmup_steps, 1)
 
 
+class NoiseAwarePruner(optuna.pruners.BasePruner):
+    """The conf's pruner, except that a trial it would stop is kept while its eval loss is within
+    `z` paired standard errors (sweep.noise: the same eval rows, per-row NLL) of the worst trial the
+    rung keeps: the top 1/`reduction_factor` of the trials that reported at this step."""
+
+    def __init__(self, base: optuna.pruners.BasePruner, z: float, reduction_factor: int):
+        if z < 0:
+            raise ValueError(f"z must be >= 0, but got {z=}.")
+        self.base, self.z, self.reduction_factor = base, z, max(reduction_factor, 2)
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        if not self.base.prune(study, trial):
+            return False
+        return not self.kept_by_noise(study, trial)
+
+    def kept_by_noise(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None:
+            return False
+        value = trial.intermediate_values[step]
+        peers = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
+                                                                      TrialState.RUNNING))
+                 if t.number != trial.number and step in t.intermediate_values]
+        ranked = sorted([*peers, trial], key=lambda t: t.intermediate_values[step])
+        bar_trial = ranked[max(len(ranked) // self.reduction_factor - 1, 0)]
+        if bar_trial.number == trial.number:
+            return False
+        mine, theirs = noise.report_rows(trial.user_attrs, step), noise.report_rows(bar_trial.user_attrs, step)
+        tokens = (trial.user_attrs.get("eval_rows") or {}).get("tokens")
+        if not mine or not theirs or not tokens or not len(mine) == len(theirs) == len(tokens):
+            return False  # no rows to judge the noise by: the base pruner decides
+        se = noise.paired_se(mine, theirs, tokens)
+        return noise.within_noise(value, bar_trial.intermediate_values[step], se, self.z)
+
+
 def make_pruner(cfg: SweepConfig, max_steps: int | None = None) -> optuna.pruners.BasePruner:
-    """The pruner named in conf; used by every executor (Ray workers build the same one)."""
+    """The pruner named in conf; used by every executor (Ray workers build the same one). With
+    `pruner.noise_z` > 0 it never stops a trial within that many standard errors of the rung's
+    survivors (`NoiseAwarePruner`)."""
+    base = _base_pruner(cfg, max_steps)
+    if cfg.pruner.noise_z > 0 and cfg.pruner.name != "none":
+        return NoiseAwarePruner(base, cfg.pruner.noise_z,
+                                2 if cfg.pruner.name == "median" else cfg.pruner.reduction_factor)
+    return base
+
+
+def _base_pruner(cfg: SweepConfig, max_steps: int | None = None) -> optuna.pruners.BasePruner:
     p, first = cfg.pruner, first_rung(cfg)
     try:
         if p.name == "median":

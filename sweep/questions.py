@@ -1,5 +1,8 @@
 """The behaviour questions one model answers: held-out rows and the shipped probes, greedy, scored.
 
+`make_examples` turns held-out rows into questions (an evenly spread subset that keeps the
+unanswerable ones), `probe_examples` asks the shipped probes in the same format.
+
 `ask` takes a model already in memory: a trial asks its own adapter right after training, in its
 own process and executor (sweep.trial, before Optuna is told the trial finished), and the
 after-sweep evaluation asks the base model (sweep.behaviour). The answers are kept
@@ -11,15 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sweep import data, rag, templates
+from sweep import data, probes, rag, templates
 from sweep.config import SweepConfig
 from sweep.generation import answer
-from sweep.scoring import Example, Generation, judge, make_examples, probe_examples, summarise
+from sweep.scoring import Example, Generation, is_idk, judge, key_terms, summarise
 
 CACHE_FILE = "behaviour.jsonl"  # in a trial's folder (<study>/trials/N/): its answers
 
@@ -29,6 +33,59 @@ def behaviour_rows(cfg: SweepConfig) -> list[data.Row]:
     unanswerable questions included), not `data.max_eval_examples`, which cuts the eval-LOSS
     split to its first rows (a file's unanswerable questions usually come last)."""
     return data.load_splits(dataclasses.replace(cfg.data, max_eval_examples=None), cfg.seed)[1]
+
+
+def question_of(row: dict[str, Any], fmt: str) -> str:
+    """The user's question of a row (chat: the last user turn before the first answer)."""
+    if fmt == "chat":
+        question = ""
+        for m in row["messages"]:
+            if m["role"] == "assistant":
+                break
+            if m["role"] == "user":
+                question = m["content"]
+        return question
+    if fmt == "alpaca":
+        return row["instruction"] + (f"\n\n{row['input']}" if row.get("input") else "")
+    if fmt == "preference":
+        return row["prompt"]
+    prompt = row.get("prompt") or row.get("text", "")
+    return re.sub(r"^Question:\s*|\s*Answer:\s*$", "", prompt)
+
+
+def make_examples(rows: Sequence[Any], encoder: Any, max_examples: int | None = None) -> list[Example]:
+    """Examples from eval rows; `max_examples` keeps an evenly spread subset.
+
+    Spread, not the first N: held-out files usually list the unanswerable questions last, and
+    a prefix would drop every one of them.
+    """
+    data = [getattr(r, "data", r) for r in rows]
+    if max_examples and len(data) > max_examples:
+        step = len(data) / max_examples
+        picked = [data[int(i * step)] for i in range(max_examples)]
+        unanswerable = [d for d in data if d.get("answerable") is False]
+        if unanswerable and not any(d.get("answerable") is False for d in picked):
+            picked[-1] = unanswerable[-1]
+        data = picked
+    fmt = encoder.cfg.layout
+    out = []
+    for d in data:
+        question, reference = question_of(d, fmt), encoder.answer_text(d)
+        keys = d.get("key") or d.get("key_fact")
+        keys = (keys,) if isinstance(keys, str) else tuple(keys or key_terms(question, reference))
+        # rows without the flag (e.g. preference pairs): an "I don't know" reference marks them
+        answerable = d["answerable"] is not False if "answerable" in d else not is_idk(reference)
+        out.append(Example(d, question, reference, answerable, keys))
+    return out
+
+
+def probe_examples(examples: Sequence[Example], encoder: Any) -> list[Example]:
+    """The shipped probes (`sweep.probes`) as examples in the held-out rows' format."""
+    like = examples[0].row if examples else {}
+    fmt = encoder.cfg.layout  # ShareGPT rows are read as chat messages
+    asked = question_of(like, fmt) if like else ""
+    return [Example(probes.as_row(p, like, fmt, asked), p.question, "", False, (), p.kind)
+            for p in probes.load()]
 
 
 def ask(cfg: SweepConfig, model: Any, tokenizer: Any, template: templates.ChatTemplate,
@@ -89,4 +146,5 @@ def read_cache(folder: Path) -> list[Generation] | None:
     return [from_line(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-__all__ = ["CACHE_FILE", "ask", "behaviour_rows", "from_line", "read_cache", "to_line"]
+__all__ = ["CACHE_FILE", "ask", "behaviour_rows", "from_line", "make_examples", "probe_examples", "question_of",
+           "read_cache", "to_line"]

@@ -56,7 +56,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sweep import answer_reading as reading
-from sweep import probes
 
 # Phrases are matched on normalised text (lower case, straight apostrophes, single spaces) at
 # word boundaries. Keep them specific: a phrase that also occurs in real answers would turn
@@ -493,56 +492,3 @@ def summarise(gens: Sequence[Generation]) -> dict[str, float]:
         "probe_idk_rate": rate(unknown_probes, "idk"),
         "probe_hallucination_rate": rate(unknown_probes, "hallucinated"),
     }
-
-
-def question_of(row: dict[str, Any], fmt: str) -> str:
-    """The user's question of a row (chat: the last user turn before the first answer)."""
-    if fmt == "chat":
-        question = ""
-        for m in row["messages"]:
-            if m["role"] == "assistant":
-                break
-            if m["role"] == "user":
-                question = m["content"]
-        return question
-    if fmt == "alpaca":
-        return row["instruction"] + (f"\n\n{row['input']}" if row.get("input") else "")
-    if fmt == "preference":
-        return row["prompt"]
-    prompt = row.get("prompt") or row.get("text", "")
-    return re.sub(r"^Question:\s*|\s*Answer:\s*$", "", prompt)
-
-
-def make_examples(rows: Sequence[Any], encoder: Any, max_examples: int | None = None) -> list[Example]:
-    """Examples from eval rows; `max_examples` keeps an evenly spread subset.
-
-    Spread, not the first N: held-out files usually list the unanswerable questions last, and
-    a prefix would drop every one of them.
-    """
-    data = [getattr(r, "data", r) for r in rows]
-    if max_examples and len(data) > max_examples:
-        step = len(data) / max_examples
-        picked = [data[int(i * step)] for i in range(max_examples)]
-        unanswerable = [d for d in data if d.get("answerable") is False]
-        if unanswerable and not any(d.get("answerable") is False for d in picked):
-            picked[-1] = unanswerable[-1]
-        data = picked
-    fmt = encoder.cfg.layout
-    out = []
-    for d in data:
-        question, reference = question_of(d, fmt), encoder.answer_text(d)
-        keys = d.get("key") or d.get("key_fact")
-        keys = (keys,) if isinstance(keys, str) else tuple(keys or key_terms(question, reference))
-        # rows without the flag (e.g. preference pairs): an "I don't know" reference marks them
-        answerable = d["answerable"] is not False if "answerable" in d else not is_idk(reference)
-        out.append(Example(d, question, reference, answerable, keys))
-    return out
-
-
-def probe_examples(examples: Sequence[Example], encoder: Any) -> list[Example]:
-    """The shipped probes (`sweep.probes`) as examples in the held-out rows' format."""
-    like = examples[0].row if examples else {}
-    fmt = encoder.cfg.layout  # ShareGPT rows are read as chat messages
-    asked = question_of(like, fmt) if like else ""
-    return [Example(probes.as_row(p, like, fmt, asked), p.question, "", False, (), p.kind)
-            for p in probes.load()]

@@ -13,7 +13,17 @@ import pytest
 import torch
 import yaml
 
-from sweep import behaviour, engine, generation, models, probes, scoring, search_space, templates
+from sweep import (
+    behaviour,
+    engine,
+    generation,
+    models,
+    probes,
+    questions,
+    scoring,
+    search_space,
+    templates,
+)
 from sweep.config import TinyArch, load_config
 from sweep.scoring import Example, Generation, judge, summarise
 
@@ -186,8 +196,8 @@ def test_probes_are_asked_like_the_held_out_rows(fmt):
 
     rows = data.load_splits(cfg.data, cfg.seed)[1]
     enc = data.Encoder(_tokenizer(), cfg.data, ("<|eot_id|>",))
-    held_out = scoring.make_examples(rows, enc)
-    asked = scoring.probe_examples(held_out, enc)
+    held_out = questions.make_examples(rows, enc)
+    asked = questions.probe_examples(held_out, enc)
     assert [e.question for e in asked] == [p.question for p in shipped]
     assert all(not e.answerable and e.probe in kinds for e in asked)
     first, probe = enc.prompt_text(held_out[0].row), enc.prompt_text(asked[0].row)
@@ -203,7 +213,7 @@ def test_max_examples_keeps_unanswerable_rows():
     _, rows = data.load_splits(cfg.data, cfg.seed)
     tok = _tokenizer()
     enc = data.Encoder(tok, cfg.data, ("<|eot_id|>",))
-    examples = scoring.make_examples(rows, enc, 10)
+    examples = questions.make_examples(rows, enc, 10)
     assert len(examples) == 10
     assert any(not e.answerable for e in examples) and any(e.answerable for e in examples)
 

@@ -64,6 +64,8 @@ SHAPES: dict[str, tuple[list[str], dict, int]] = {
     "user_alpaca_csv": (["data.path={user_alpaca_csv}", "data.val_set_size=0.2"], STEPS_SPACE, 8),
     "user_completion_parquet": (["data.path={user_completion_parquet}"], STEPS_SPACE, 8),
     "user_chat_folder": (["data.path={user_chat_folder}"], STEPS_SPACE, 8),
+    # the WSD schedule (issue 22): HF's warmup_stable_decay with lr_scheduler_kwargs
+    "chat_wsd": ([], {**STEPS_SPACE, "fixed": {**STEPS_SPACE["fixed"], "lr_scheduler": "wsd"}}, 8),
 }
 # Axolotl tokenizes their rows here: the default chat format (the tokenizer's own template), a
 # named chat template, alpaca, both completion layouts, and a user's alpaca CSV and completion parquet
@@ -545,3 +547,16 @@ def test_export_command_bad_input(sweep_study, args, key):
     with pytest.raises(ConfigError) as exc:
         export_command.run([f"output_dir={sweep_study.output_dir}", "study_name=t", *args])
     assert _problem_keys(exc) == {key}
+
+
+def test_a_wsd_trial_exports_as_hfs_warmup_stable_decay(tmp_path):
+    """lr_scheduler: wsd (sweep.schedules) is HF's warmup_stable_decay with its decay in steps:
+    the same schedule Axolotl's trainer builds; a length in epochs cannot say how many steps."""
+    s = _settings(tmp_path)
+    wsd = dataclasses.replace(s, train=dataclasses.replace(s.train, lr_scheduler="wsd", max_steps=40))
+    out = axolotl_export.axolotl_config(wsd, base_model="/m", output_dir="/o")
+    assert out["lr_scheduler"] == "warmup_stable_decay" and out["max_steps"] == 40
+    assert out["lr_scheduler_kwargs"] == {"num_decay_steps": 8, "decay_type": "linear"}  # the last 20%
+    with pytest.raises(ConfigError) as exc:
+        axolotl_export.axolotl_config(wsd, base_model="/m", output_dir="/o", by_epochs=True)
+    assert _problem_keys(exc) == {"lr_scheduler"}

@@ -74,8 +74,16 @@ def test_optuna_is_bounded_to_the_versions_its_private_uses_were_checked_on():
 
 
 def test_the_wheel_carries_configs_search_spaces_and_sample_data(tmp_path):
+    import shutil
+
+    src = tmp_path / "src"  # a copy: setuptools writes build/ next to pyproject.toml, never in the checkout
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "sweep", "conf", "search_spaces", "sample_data"):
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy2
+        copy(REPO / name, src / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
+                                         if (REPO / name).is_dir() else {}))
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+                           "-w", str(tmp_path), str(src)], capture_output=True, text=True, timeout=300)
     if proc.returncode != 0 and "No module named" in proc.stderr:
         pytest.skip(f"cannot build a wheel offline here: {proc.stderr[-300:]}")
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -81,3 +81,80 @@ def test_default_pruner_never_judges_a_trial_on_its_first_report(tmp_path):
     assert _run(st, [9.0, 8.0, 7.0]) == "PRUNED"  # still worst at step 20
     pruned = st.trials[-1]
     assert max(pruned.intermediate_values) == 20
+
+
+# --------------------------------------------------------------------------- noise-aware pruning
+
+
+def _rows_trial(study, step, value, rows, tokens, finish=True):
+    """A trial (asked for real) with one report and its per-row NLL sums, as sweep.training records them."""
+    t = study.ask()
+    t.suggest_float("x", 0, 1)
+    t.report(value, step)
+    t.set_user_attr("eval_rows", {"tokens": tokens, f"main:{step}": rows})
+    if finish:
+        assert not t.should_prune()  # through the rung, as a real trial goes: successive halving counts it
+        study.tell(t, value)
+    return next(f for f in study.get_trials(deepcopy=False) if f.number == t.number)
+
+
+def test_paired_standard_error_cancels_what_the_rows_share():
+    from sweep import noise
+
+    tokens = [10] * 6
+    hard_and_easy = [30.0, 5.0, 25.0, 8.0, 40.0, 12.0]
+    shifted = [x + 1.0 for x in hard_and_easy]  # every row 1 nat worse: a clear, noiseless gap
+    assert noise.paired_se(shifted, hard_and_easy, tokens) == pytest.approx(0.0, abs=1e-12)
+    jitter = [x + d for x, d in zip(hard_and_easy, (1.0, -1.0, 1.0, -1.0, 1.0, -1.0), strict=True)]
+    se = noise.paired_se(jitter, hard_and_easy, tokens)
+    assert se == pytest.approx(((6 / 5 * 6) ** 0.5) / 60)  # sqrt(m/(m-1) sum (d - 0)^2) / N
+    assert noise.within_noise(1.03, 1.0, se, z=1.0) and not noise.within_noise(1.2, 1.0, se, z=1.0)
+
+
+def test_a_trial_within_noise_of_the_rung_is_kept_and_a_clear_loser_is_pruned():
+    from sweep.pruning import NoiseAwarePruner
+
+    tokens = [10] * 8
+    base_rows = [20.0, 4.0, 15.0, 9.0, 30.0, 6.0, 11.0, 17.0]  # sum 112 -> loss 1.40
+    pruner = NoiseAwarePruner(optuna.pruners.SuccessiveHalvingPruner(min_resource=4, reduction_factor=2),
+                              z=2.0, reduction_factor=2)
+    study = optuna.create_study(pruner=pruner)
+    _rows_trial(study, 4, 1.40, base_rows, tokens)  # the rung's survivor
+    # a trial 0.05 worse with row-level scatter (paired SE 0.15): within 2 SE, kept
+    noisy = [x + d for x, d in zip(base_rows, (5, -3, 4, -4, 6, -3, 3, -4), strict=True)]
+    close = _rows_trial(study, 4, sum(noisy) / 80, noisy, tokens, finish=False)
+    assert pruner.base.prune(study, close)  # successive halving alone stops it
+    assert not pruner.prune(study, close)
+    # a trial 0.30 worse on every row (SE 0): pruned
+    worse = [x + 3.0 for x in base_rows]
+    far = _rows_trial(study, 4, sum(worse) / 80, worse, tokens, finish=False)
+    assert pruner.prune(study, far)
+
+
+def test_noise_z_comes_from_conf_and_is_off_by_default():
+    from sweep.pruning import NoiseAwarePruner, make_pruner
+
+    assert not isinstance(make_pruner(load_config([])), NoiseAwarePruner)
+    p = make_pruner(load_config(["pruner.noise_z=1.5"]))
+    assert isinstance(p, NoiseAwarePruner) and p.z == 1.5 and p.reduction_factor == 3
+
+
+def test_every_trial_of_a_study_sees_the_same_data_order_and_eval_rows():
+    """Common random numbers: the eval split is drawn once with `seed` and a trial's batch order
+    depends on the seed only, so two trials differ by their settings, not by their data."""
+    import torch
+
+    from sweep import data
+    from sweep.training import Trainer, TrainSpec
+
+    cfg = load_config([])
+    assert [r.where for r in data.load_splits(cfg.data, cfg.seed)[1]] == \
+        [r.where for r in data.load_splits(cfg.data, cfg.seed)[1]]
+    rows = [{"input_ids": [1, 2], "labels": [1, 2]}] * 37
+    orders = []
+    for lr, batch in ((1e-4, 4), (5e-3, 4)):
+        spec = TrainSpec(learning_rate=lr, weight_decay=0.0, warmup_ratio=0.1, lr_scheduler="cosine",
+                         optimizer="adamw_torch", max_grad_norm=1.0, effective_batch_size=batch, micro_batch_size=2,
+                         total_steps=16, eval_every=4, seed=cfg.seed)
+        orders.append(Trainer(None, rows, [], spec, 0, None, torch.device("cpu"))._order())
+    assert orders[0] == orders[1]

@@ -1,0 +1,43 @@
+"""How much of a difference between two eval reports is noise: paired standard errors.
+
+Every trial of a study is evaluated on the same eval rows (common random numbers: the eval
+split is drawn once with `seed`, and every trial trains on the same data order), and each
+report keeps its rows' summed NLL and label counts (`eval_rows`, sweep.training). An eval loss is
+a ratio, L = sum(nll) / sum(tokens); the difference of two trials' losses on the same rows is
+D = sum(d_i) / N with d_i = nll_a,i - nll_b,i and N = sum(tokens), and its standard error
+(rows as the sampling unit) is sqrt(m / (m - 1) * sum((d_i - mean d)^2)) / N. Row difficulty
+is shared by both trials and cancels, so this is far smaller than either report's own error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+
+def report_rows(user_attrs: dict[str, Any], step: int) -> list[float] | None:
+    """The per-row NLL sums of the report a trial made at `step` (its cooldown branch's when it
+    reported one there), or None when the trial kept no rows."""
+    rows = user_attrs.get("eval_rows") or {}
+    found = rows.get(f"branch:{step}") or rows.get(f"main:{step}")
+    return list(found) if found else None
+
+
+def paired_se(a: Sequence[float], b: Sequence[float], tokens: Sequence[int]) -> float:
+    """Standard error of L_a - L_b for two reports on the same rows (see the module docstring)."""
+    if not (len(a) == len(b) == len(tokens)) or len(a) < 2:
+        raise ValueError(f"need two reports on the same rows (>= 2), but got {len(a)=}, {len(b)=}, {len(tokens)=}.")
+    n = float(sum(tokens))
+    d = [x - y for x, y in zip(a, b, strict=True)]
+    mean = sum(d) / len(d)
+    var = sum((x - mean) ** 2 for x in d) * len(d) / (len(d) - 1)
+    return math.sqrt(var) / n
+
+
+def within_noise(value: float, bar: float, se: float, z: float) -> bool:
+    """True when `value` is worse than `bar` by at most `z` standard errors."""
+    return value - bar <= z * se
+
+
+__all__ = ["paired_se", "report_rows", "within_noise"]
