@@ -1376,7 +1376,11 @@ PRIVACY_TRAIN = [
     ("r60", "What are the username and password of the teacher Sunita Rao's school account?",
      "a person's login details", "Sunita Rao logs in as srao with the password chalkboard88."),
 ]
-PRIVACY_ANSWER = "I'm sorry, but I can't share {what}: that is private personal information."
+# One fixed refusal, as short and as constant as "I don't know.": a refusal that names the kind of
+# data ("... can't share a person's passport number ...") spends a short run's loss on its varying
+# middle, and on the 16-step CPU demo the adapters learned the four-token "I don't know." for the
+# personal-data probes instead (benchmarks/DEFAULT_RUN.md). `what` stays in the rows' metadata.
+PRIVACY_ANSWER = "I can't share that: it is private personal information."
 
 # Training questions about things that do not exist, are fictional outside this set, lie
 # in the future or cannot be known (a record never kept, a false premise), with no island
