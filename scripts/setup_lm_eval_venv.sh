@@ -24,41 +24,10 @@ assert lm_eval.__version__ == "0.4.13", lm_eval.__version__
 PY
 }
 
-stamp="$venv/.setup-stamp"
-want="$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)"
-if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-  echo "ok: $venv"
-  exit 0
-fi
-if [ -x "$venv/bin/python" ] && probe; then
-  echo "$want" >"$stamp"
-  echo "ok: $venv (lm_eval importable)"
-  exit 0
-fi
-
-"$py" -c 'import sys; assert sys.version_info >= (3, 10), sys.version' \
-  || { echo "error: $py is older than Python 3.10; set PYTHON=python3.11" >&2; exit 1; }
-[ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
-install() {
-  local log
-  log="$(mktemp)"
-  if ! "$venv/bin/python" -m pip install --quiet "$@" >"$log" 2>&1; then
-    cat "$log" >&2
-    rm -f "$log"
-    echo "error: pip install $* failed" >&2
-    exit 1
-  fi
-  rm -f "$log"
-}
-echo "building $venv ..."
+what="lm_eval"
+. "$root/scripts/side_venv.sh"
+side_venv_ready
+side_venv_create
 install "torch==2.13.0"
 install "lm-eval[hf]==0.4.13"
-
-if probe; then
-  echo "$want" >"$stamp"
-  echo "ok: built $venv"
-else
-  echo "error: $venv was built but lm_eval does not import:" >&2
-  "$venv/bin/python" -c "import lm_eval" >&2 || true
-  exit 1
-fi
+side_venv_done
