@@ -98,16 +98,17 @@ def test_agreement_with_the_hand_labels():
 
 
 # --------------------------------------------------------------------------- other phrasings
-# Three files written by helpers who did not read the rules: answers in other words (refusals
-# without any refusal phrase, leaks after an apology, hedged inventions, denied premises, facts in
-# other units and number words). The rules were rewritten (sweep.answer_reading: the clause that
-# carries the answer) on the two dev files; the held-back file was written afterwards and never
-# read while writing them. Measured: dev 99/100 and 99/100; held-back 103/120 (85.8%, first
-# measurement; issue 23's goal is 97%: not met). Before the rewrite the rules scored 65% and 61%
-# on the two dev files.
+# Files written by helpers who did not read the rules: answers in other words (refusals without any
+# refusal phrase, leaks after an apology, hedged inventions, denied premises, facts in other units
+# and number words). The rules (sweep.answer_reading: the clause that carries the answer) were
+# written on the dev files; each held-back file was written afterwards and measured once, then
+# folded into the dev files for the next round:
+# - round 1: dev, dev2 (100 each) 65% / 61% before the rewrite; held-back (120, now dev3) 85.8%;
+# - round 2: dev, dev2, dev3 99-100%; held-back (150, `heldout`) 138/150 = 92.0%.
+# Issue 23's goal is 97% on held-back answers: not met.
 PARAPHRASED = {name: Path(__file__).parent / "data" / f"scoring_corpus_paraphrased_{name}.jsonl"
-               for name in ("dev", "dev2", "heldout")}
-MIN_PARAPHRASED = {"dev": 0.97, "dev2": 0.97, "heldout": 0.85}
+               for name in ("dev", "dev2", "dev3", "heldout")}
+MIN_PARAPHRASED = {"dev": 0.97, "dev2": 0.97, "dev3": 0.97, "heldout": 0.9}
 
 
 @pytest.mark.parametrize("name", list(PARAPHRASED))
