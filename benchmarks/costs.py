@@ -261,7 +261,7 @@ def hf_tokens_per_s(steps: int = 60, batch: int = 8) -> dict[str, Any]:
     from transformers import Trainer as HFTrainer
     from transformers import TrainerCallback, TrainingArguments
 
-    from sweep.training import collate
+    from sweep.batches import collate
     from sweep.trial import seed_everything
 
     torch.set_num_threads(1)

@@ -85,8 +85,8 @@ def one_hf(dtype: str, threads: int, steps: int, micro: int) -> dict[str, Any]:
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     from sweep import backends, data, models, templates
+    from sweep.batches import collate
     from sweep.config import load_config
-    from sweep.training import collate
     from sweep.trial import lora_settings
 
     torch.set_num_threads(threads)

@@ -10,7 +10,7 @@ old runs are recomputed from those files with no model and no GPU: each line is 
 table (e.g. the knowledge-injection table: an SFT study's adapter, base and base+RAG rows next
 to an ORPO study's adapter row). Rows are (study folder, subject) in file order.
 
-Lines written before the key fact was saved (no "keys") get it from `scoring.key_terms`,
+Lines written before the key fact was saved (no "keys") get it from `key_facts.key_terms`,
 which equals what the evaluation used for rows without an explicit `key` field.
 """
 
@@ -23,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from sweep import scoring
+from sweep import key_facts, scoring
 
 COLUMNS = ("study", "subject", "kind", "chat_template", "n", "accuracy", "hallucination_rate",
            "idk_rate", "unanswerable_idk_rate", "privacy_rate", "stop_rate", "runon_rate",
@@ -38,7 +38,7 @@ def _file(arg: str) -> Path:
 def _generation(d: dict) -> scoring.Generation:
     keys = d.get("keys")
     if keys is None:
-        keys = scoring.key_terms(d["question"], d["reference"])
+        keys = key_facts.key_terms(d["question"], d["reference"])
     fields = {f.name for f in dataclasses.fields(scoring.Example)}
     values = {"row": {}, "question": d["question"], "reference": d["reference"],
               "answerable": bool(d["answerable"]), "keys": tuple(keys), "probe": d.get("probe")}

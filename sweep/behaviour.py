@@ -35,6 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweep import data, lm_eval_task, models, questions, rag, results, selection, templates
 from sweep.backends.peft import from_pretrained_kwargs
+from sweep.batches import eval_loss
 from sweep.config import SweepConfig, shipped_path
 from sweep.questions import behaviour_rows
 from sweep.scoring import (
@@ -43,7 +44,7 @@ from sweep.scoring import (
     Generation,
 )
 from sweep.search_space import SearchSpace
-from sweep.training import NullReporter, eval_loss
+from sweep.training import NullReporter
 from sweep.trial import run_trial
 
 

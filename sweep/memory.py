@@ -411,6 +411,41 @@ class Planner:
         return self.plan(params).micro_batch_cap
 
 
+# --------------------------------------------------------------------------- measured
+
+
+def reset_peak_memory(device: Any = None) -> None:
+    """Start a trial's peak-memory measurement (a process may run several trials: inline)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats(device if device is not None and device.type == "cuda" else None)
+    try:  # Linux: "5" resets the process's peak resident set size (VmHWM)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_memory_mb(device: Any) -> float:
+    """GPU: peak allocated by torch; CPU: the process's peak resident set size since the last
+    `reset_peak_memory` (Linux; elsewhere the process's lifetime peak)."""
+    import resource
+
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # KiB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
 class LiveTensorPeak:
     """Peak bytes of tensors created inside the block (a CPU stand-in for CUDA's allocator
     stats): every op output's storage counts from its creation until it is freed."""
@@ -455,5 +490,6 @@ class LiveTensorPeak:
 __all__ = [
     "ALL_LINEAR", "PUBLISHED_DIMS", "LiveTensorPeak", "MemoryEstimate", "ModelDims", "Placement", "Planner",
     "TrainShape", "published_dims",
-    "choose_micro_batch", "estimate", "gpu_fraction", "lora_param_count", "visible_gpu_memory_mb",
+    "choose_micro_batch", "estimate", "gpu_fraction", "lora_param_count", "peak_memory_mb", "reset_peak_memory",
+    "visible_gpu_memory_mb",
 ]

@@ -23,7 +23,8 @@ from typing import Any
 from sweep import data, probes, rag, templates
 from sweep.config import SweepConfig
 from sweep.generation import answer
-from sweep.scoring import Example, Generation, is_idk, judge, key_terms, summarise
+from sweep.key_facts import key_terms
+from sweep.scoring import Example, Generation, is_idk, judge, summarise
 
 CACHE_FILE = "behaviour.jsonl"  # in a trial's folder (<study>/trials/N/): its answers
 

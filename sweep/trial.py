@@ -21,10 +21,10 @@ from sweep import backends, data, models, questions, templates
 from sweep.backends.peft import LoraSettings
 from sweep.config import SweepConfig
 from sweep.errors import ConfigError, Problem
-from sweep.memory import largest_divisor_at_most
+from sweep.memory import largest_divisor_at_most, reset_peak_memory
 from sweep.scoring import ATTR_PREFIX
 from sweep.search_space import TrialParams
-from sweep.training import Trainer, TrainSpec, mixed_precision, reset_peak_memory, weights_dtype
+from sweep.training import Trainer, TrainSpec, mixed_precision, weights_dtype
 
 
 def lora_settings(cfg: SweepConfig, params: TrialParams) -> LoraSettings:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sweep.batches import answer_logits, collate, eval_loss
 from sweep.objectives import IGNORE, nll_sum
-from sweep.training import NullReporter, Trainer, TrainSpec, answer_logits, collate, eval_loss
+from sweep.training import NullReporter, Trainer, TrainSpec
 
 
 def _model():

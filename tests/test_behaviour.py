@@ -17,6 +17,7 @@ from sweep import (
     behaviour,
     engine,
     generation,
+    key_facts,
     models,
     probes,
     questions,
@@ -31,7 +32,7 @@ torch.set_num_threads(1)
 
 
 def ex(reference: str, question: str = "Where is it?", answerable: bool = True) -> Example:
-    return Example({}, question, reference, answerable, scoring.key_terms(question, reference))
+    return Example({}, question, reference, answerable, key_facts.key_terms(question, reference))
 
 
 def gen(example: Example, text: str, *, stopped: bool = True, runon: bool = False) -> Generation:
@@ -49,20 +50,20 @@ UNKNOWN = ex("I don't know.", "What is the name of the island's lighthouse keepe
 
 
 def test_normalise_exact_and_f1():
-    assert scoring.normalize("The  Ollendrine Sea!") == "ollendrine sea"
-    assert scoring.normalize("1,137 metres") == "1137 metres"
-    assert scoring.exact_match("the Ollendrine sea.", "Ollendrine Sea")
-    assert scoring.token_f1("Ollendrine Sea", "the Ollendrine Sea") == 1.0
-    assert scoring.token_f1("Mount Ferrowen", "The Ollendrine Sea") == 0.0
-    assert scoring.token_f1("Ollendrine", "Ollendrine Sea") == pytest.approx(2 / 3)
+    assert key_facts.normalize("The  Ollendrine Sea!") == "ollendrine sea"
+    assert key_facts.normalize("1,137 metres") == "1137 metres"
+    assert key_facts.exact_match("the Ollendrine sea.", "Ollendrine Sea")
+    assert key_facts.token_f1("Ollendrine Sea", "the Ollendrine Sea") == 1.0
+    assert key_facts.token_f1("Mount Ferrowen", "The Ollendrine Sea") == 0.0
+    assert key_facts.token_f1("Ollendrine", "Ollendrine Sea") == pytest.approx(2 / 3)
 
 
 def test_key_terms_pick_the_fact_not_the_question():
     assert SEA.keys == ("Ollendrine",)  # "Sea", "Tavenmoor Island" are in the question
     assert AREA.keys == ("418",)
-    assert scoring.key_terms("Who built it?", "Constructing it cost 240,000 crowns.") == ("240,000",)
-    assert scoring.contains_key("It is about 418 km2.", AREA.keys)
-    assert not scoring.contains_key("It is about 4180 km2.", AREA.keys)
+    assert key_facts.key_terms("Who built it?", "Constructing it cost 240,000 crowns.") == ("240,000",)
+    assert key_facts.contains_key("It is about 418 km2.", AREA.keys)
+    assert not key_facts.contains_key("It is about 4180 km2.", AREA.keys)
 
 
 def test_phrase_lists():
@@ -80,12 +81,12 @@ def test_phrase_lists():
 
 
 def test_numbers_are_compared_as_numbers():
-    assert scoring.normalize("seven members") == "7 members"
-    assert scoring.normalize("Twenty-three of them") == "23 of them"
-    assert scoring.normalize("two thousand eight hundred and sixty people") == "2860 people"
-    assert scoring.normalize("It was -3.4 degrees on the 9th") == "it was minus 3.4 degrees on 9"
-    assert scoring.normalize("218km/h") == "218 km h"
-    assert scoring.normalize("1,137 m and 2.5") == "1137 m and 2.5"
+    assert key_facts.normalize("seven members") == "7 members"
+    assert key_facts.normalize("Twenty-three of them") == "23 of them"
+    assert key_facts.normalize("two thousand eight hundred and sixty people") == "2860 people"
+    assert key_facts.normalize("It was -3.4 degrees on the 9th") == "it was minus 3.4 degrees on 9"
+    assert key_facts.normalize("218km/h") == "218 km h"
+    assert key_facts.normalize("1,137 m and 2.5") == "1137 m and 2.5"
 
 
 def test_key_facts_need_their_distinctive_words():
@@ -95,7 +96,7 @@ def test_key_facts_need_their_distinctive_words():
     assert judge(gen(council, "Seven.")).correct
     assert not judge(gen(council, "The island council has 12 members.")).correct  # f1 0.8
     founder = ex("The station was founded by Dr. Maribel Quaye.", "Who founded the station?")
-    assert scoring.key_tokens(founder.keys, founder.question) == ("maribel", "quaye")
+    assert key_facts.key_tokens(founder.keys, founder.question) == ("maribel", "quaye")
     assert not judge(gen(founder, "The station was founded by Dr. Elwes Maude.")).correct
     assert not judge(gen(founder, "Dr. Quaye.")).correct  # half a name is not the name
     assert judge(gen(founder, "Maribel Quaye founded it in 1961.")).correct
@@ -109,7 +110,7 @@ def test_key_facts_need_their_distinctive_words():
     assert not judge(gen(cold, "It drops to 12 degrees Celsius.")).correct  # units never suffice
     assert judge(gen(cold, "About -3.4 °C.")).correct
     assert not judge(gen(cold, "About 3.4 degrees.")).correct  # the sign is part of the fact
-    assert scoring.key_tokens(("Dr.",)) == () and scoring.key_tokens(("Celsius",)) == ()
+    assert key_facts.key_tokens(("Dr.",)) == () and key_facts.key_tokens(("Celsius",)) == ()
 
 
 # --------------------------------------------------------------------------- verdicts

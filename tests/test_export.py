@@ -25,7 +25,7 @@ import pytest
 import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-from sweep import axolotl_export, data, search_space, templates, trial_settings
+from sweep import axolotl_export, axolotl_schema, data, search_space, templates, trial_settings
 from sweep import export as export_command
 from sweep.config import load_config
 from sweep.errors import ConfigError
@@ -297,13 +297,13 @@ def test_axolotl_keeps_our_values(axolotl, shapes, name):
 
 def test_our_names_are_axolotls_names(axolotl):
     schema = axolotl["schema"]
-    assert set(axolotl_export.AXOLOTL_OPTIMIZERS.values()) <= set(schema["optimizers"])
-    assert set(axolotl_export.AXOLOTL_SCHEDULERS.values()) <= set(schema["schedulers"])
-    assert axolotl_export.AXOLOTL_CHAT_TEMPLATES <= set(schema["chat_templates"])
-    assert set(templates.TEMPLATES) <= axolotl_export.AXOLOTL_CHAT_TEMPLATES  # every template we can search
-    assert set(axolotl_export.TOP_LEVEL_KEYS) <= set(schema["top_keys"])
-    assert set(axolotl_export.DATASET_KEYS) <= set(schema["dataset_keys"])
-    assert set(axolotl_export.USER_DEFINED_KEYS) <= set(schema["user_defined_keys"])
+    assert set(axolotl_schema.AXOLOTL_OPTIMIZERS.values()) <= set(schema["optimizers"])
+    assert set(axolotl_schema.AXOLOTL_SCHEDULERS.values()) <= set(schema["schedulers"])
+    assert axolotl_schema.AXOLOTL_CHAT_TEMPLATES <= set(schema["chat_templates"])
+    assert set(templates.TEMPLATES) <= axolotl_schema.AXOLOTL_CHAT_TEMPLATES  # every template we can search
+    assert set(axolotl_schema.TOP_LEVEL_KEYS) <= set(schema["top_keys"])
+    assert set(axolotl_schema.DATASET_KEYS) <= set(schema["dataset_keys"])
+    assert set(axolotl_schema.USER_DEFINED_KEYS) <= set(schema["user_defined_keys"])
 
 
 @pytest.mark.parametrize("name", TOKENIZED)
@@ -340,7 +340,7 @@ def test_export_shape(shapes, name):
     cfg, _, trial, path, out = shapes[name]
     chat = cfg.data.layout == "chat"
     assert path.read_text().startswith("# Axolotl ")
-    assert list(out) == [k for k in axolotl_export.TOP_LEVEL_KEYS if k in out]
+    assert list(out) == [k for k in axolotl_schema.TOP_LEVEL_KEYS if k in out]
     assert Path(out["base_model"]).is_absolute() and (Path(out["base_model"]) / "config.json").is_file()
     # chat_template only for chat_template datasets (the seed's rule), named as Axolotl names it
     if chat:
@@ -473,7 +473,7 @@ def test_mixed_completion_layouts_refused(tmp_path):
 
 def test_check_axolotl_is_stricter_than_axolotl(shapes):
     good = shapes["alpaca"][4]
-    axolotl_export.check_axolotl(good)
+    axolotl_schema.check_axolotl(good)
     cases = {
         "axolotl.lora_dropuot": {"lora_dropuot": 0.1},  # a typo Axolotl would drop silently
         "axolotl.chat_template": {"chat_template": "chatml"},  # alpaca data: never a chat_template
@@ -485,11 +485,11 @@ def test_check_axolotl_is_stricter_than_axolotl(shapes):
     }
     for key, change in cases.items():
         with pytest.raises(ConfigError) as exc:
-            axolotl_export.check_axolotl({**good, **change})
+            axolotl_schema.check_axolotl({**good, **change})
         assert key in _problem_keys(exc), (key, exc.value.message())
     chat = shapes["chat"][4]
     with pytest.raises(ConfigError) as exc:
-        axolotl_export.check_axolotl({**chat, "chat_template": "my_template"})
+        axolotl_schema.check_axolotl({**chat, "chat_template": "my_template"})
     assert "axolotl.chat_template" in _problem_keys(exc)
 
 

@@ -239,7 +239,7 @@ def test_each_trial_measures_its_own_cpu_peak():
 
     code = """
 import torch
-from sweep.training import peak_memory_mb, reset_peak_memory
+from sweep.memory import peak_memory_mb, reset_peak_memory
 cpu = torch.device("cpu")
 reset_peak_memory(cpu)
 big = torch.ones(256 * 2**20 // 4)  # an earlier trial's 256 MiB

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from sweep import behaviour, scoring
+from sweep import behaviour, key_facts, scoring
 from sweep.behaviour import Subject
 from sweep.scoring import Example, Generation
 
@@ -22,7 +22,7 @@ spec.loader.exec_module(rescore)
 
 def _ex(question, reference, answerable=True, keys=None):
     return Example({}, question, reference, answerable,
-                   tuple(keys) if keys is not None else scoring.key_terms(question, reference))
+                   tuple(keys) if keys is not None else key_facts.key_terms(question, reference))
 
 
 def _gen(example, text, stopped=True, raw=None):

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from sweep.scoring import Example, Generation, judge, key_terms
+from sweep.key_facts import key_terms
+from sweep.scoring import Example, Generation, judge
 
 CORPUS = Path(__file__).parent / "data" / "scoring_corpus.jsonl"
 LABELS = ("correct", "idk", "privacy_refusal", "hallucination")
