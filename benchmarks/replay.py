@@ -128,12 +128,18 @@ class Table:
     def seeds(self, key: str) -> list[str]:
         return sorted(self.configs[key]["seeds"])
 
-    def trial_curve(self, key: str, run_seed: int) -> tuple[list[tuple[int, float]], int, str]:
-        """The curve a trial of `key` shows in replay run `run_seed`: (curve, end_step, status)."""
+    def trial_record(self, key: str, run_seed: int) -> dict[str, Any]:
+        """The recorded run (one seed) a trial of `key` replays in run `run_seed`."""
         seeds = self.seeds(key)
         pick = seeds[zlib.crc32(f"{run_seed}|{key}".encode()) % len(seeds)]
-        rec = self.configs[key]["seeds"][pick]
-        curve = [(int(s), float(v)) for s, v in rec["curve"]]
+        return self.configs[key]["seeds"][pick]
+
+    def trial_curve(self, key: str, run_seed: int,
+                    fidelity: str = "prefix") -> tuple[list[tuple[int, float]], int, str]:
+        """The curve a trial of `key` shows in replay run `run_seed`: (curve, end_step, status).
+        `fidelity="branch"`: the cooldown branch's loss wherever the run recorded one."""
+        rec = self.trial_record(key, run_seed)
+        curve = reported_curve(rec, fidelity)
         return curve, int(rec.get("end_step") or (curve[-1][0] if curve else 0)), rec["status"]
 
     def batch(self, key: str) -> int:
@@ -174,6 +180,53 @@ class Table:
         if continuous_lr:
             values = {**values, LR: self.snap_lr(float(values[LR]))}
         return self.key_of(values)
+
+
+FIDELITIES = ("prefix", "branch")
+
+
+def reported_curve(rec: dict[str, Any], fidelity: str = "prefix") -> list[tuple[int, float]]:
+    """What a trial reports at each eval: the run itself (`prefix`), or, with `branch`, the loss
+    after its cooldown branch where one ran (tables built with train.cooldown_steps record both:
+    `curve` is the run, `branch_curve` the branches)."""
+    if fidelity not in FIDELITIES:
+        raise ValueError(f"fidelity must be one of {FIDELITIES}, but got {fidelity=}.")
+    curve = [(int(s), float(v)) for s, v in rec["curve"]]
+    if fidelity == "prefix" or not rec.get("branch_curve"):
+        return curve
+    branch = {int(s): float(v) for s, v in rec["branch_curve"]}
+    return [(s, branch.get(s, v)) for s, v in curve]
+
+
+def branch_steps_by(rec: dict[str, Any], fidelity: str) -> dict[int, int]:
+    """Optimizer steps spent in cooldown branches up to and including each report (0 without
+    branches): what a trial pays for the branch fidelity, as the engine counts it."""
+    if fidelity != "branch" or not rec.get("branch_curve"):
+        return {}
+    per_branch = int(rec.get("branch_steps") or 0) // max(len(rec["branch_curve"]), 1)
+    spent, out = 0, {}
+    branched = {int(s) for s, _ in rec["branch_curve"]}
+    for s, _ in rec["curve"]:
+        spent += per_branch if int(s) in branched else 0
+        out[int(s)] = spent
+    return out
+
+
+def reported_rows(rec: dict[str, Any], fidelity: str) -> dict[str, list[float]] | None:
+    """The per-row NLL sums of what the trial reported, keyed as `sweep.noise.report_rows` reads
+    them (`branch:S` where the branch was reported, `main:S` elsewhere); None without rows."""
+    rows = rec.get("rows")
+    if not rows:
+        return None
+    branched = {int(s) for s, _ in rec.get("branch_curve") or ()} if fidelity == "branch" else set()
+    out: dict[str, list[float]] = {"tokens": rows["tokens"]}
+    for s, _ in rec["curve"]:
+        s = int(s)
+        if s in branched and f"branch:{s}" in rows:
+            out[f"branch:{s}"] = rows[f"branch:{s}"]
+        elif f"prefix:{s}" in rows or f"main:{s}" in rows:
+            out[f"main:{s}"] = rows.get(f"prefix:{s}") or rows[f"main:{s}"]
+    return out
 
 
 def complete_subgrid(configs: dict[str, dict[str, Any]], names: Sequence[str]) -> list[str]:
@@ -300,6 +353,9 @@ class OptunaContender:
     # so rung-based pruners compare trials of different batch sizes at equal data; the first rung
     # is at the conf's first rung x the table's smallest batch
     report_examples: bool = False
+    # what trials report to the pruner: the run itself, or a cooldown branch's loss (tables built
+    # with train.cooldown_steps); branch steps are paid for
+    fidelity: str = "prefix"
 
     def setup(self, table: Table | None = None) -> tuple[Any, Any]:
         """The engine's config and space on `table`'s task (the first table's by default)."""
@@ -338,19 +394,25 @@ class OptunaContender:
             key = table.snapped_key({n: getattr(params, n) for n in table.names}, self.lr_widen is not None)
             if key not in table.configs:
                 raise KeyError(f"{key} is not in the reference table; the space and the table differ")
-            curve, end_step, status = table.trial_curve(key, seed)
+            curve, end_step, status = table.trial_curve(key, seed, self.fidelity)
+            rec = table.trial_record(key, seed)
+            paid = branch_steps_by(rec, self.fidelity)
+            rows = reported_rows(rec, self.fidelity)
+            if rows is not None:  # what a live trial records for the noise-aware pruner (sweep.noise)
+                trial.set_user_attr("eval_rows", rows)
             batch = table.batch(key)
             outcome: Trial | None = None
             for step, value in curve:
                 trial.report(value, step * batch if self.report_examples else step)
                 if step < table.max_steps and trial.should_prune():
-                    outcome = Trial(key, "PRUNED", step, step * batch)
+                    outcome = Trial(key, "PRUNED", step, (step + paid.get(step, 0)) * batch)
                     break
             if outcome is None:
+                spent = paid.get(table.max_steps, 0)
                 if status == "ok":
-                    outcome = Trial(key, "COMPLETE", table.max_steps, table.max_steps * batch, curve[-1][1])
+                    outcome = Trial(key, "COMPLETE", table.max_steps, (table.max_steps + spent) * batch, curve[-1][1])
                 else:  # diverged: the Trainer stops at end_step and the engine records FAIL
-                    outcome = Trial(key, "FAIL", end_step, end_step * batch)
+                    outcome = Trial(key, "FAIL", end_step, (end_step + paid.get(end_step, spent)) * batch)
             state = optuna.trial.TrialState[outcome.state]
             study.tell(trial, outcome.value if outcome.state == "COMPLETE" else None, state=state)
             led.record(outcome)
@@ -442,6 +504,7 @@ class AshaContender:
     grace_period: int = 1
     reduction_factor: float = 4
     lr_widen: float | None = None  # as OptunaContender.lr_widen (Tune's loguniform, then snapped)
+    fidelity: str = "prefix"  # as OptunaContender.fidelity: the second row (the engine's fidelity)
 
     def scheduler(self, table: Table) -> Any:
         from ray.tune.schedulers import ASHAScheduler
@@ -464,7 +527,8 @@ class AshaContender:
             handle = _TrialHandle(f"{seed}_{n:05d}")
             n += 1
             sched.on_trial_add(None, handle)
-            curve, end_step, status = table.trial_curve(key, seed)
+            curve, end_step, status = table.trial_curve(key, seed, self.fidelity)
+            paid = branch_steps_by(table.trial_record(key, seed), self.fidelity)
             batch = table.batch(key)
             outcome: Trial | None = None
             for it, (step, value) in enumerate(curve, start=1):
@@ -472,11 +536,12 @@ class AshaContender:
                 if sched.on_trial_result(None, handle, result) == TrialScheduler.STOP:
                     sched.on_trial_complete(None, handle, result)
                     state = "COMPLETE" if step >= table.max_steps else "PRUNED"
-                    outcome = Trial(key, state, step, step * batch, value if state == "COMPLETE" else None)
+                    outcome = Trial(key, state, step, (step + paid.get(step, 0)) * batch,
+                                    value if state == "COMPLETE" else None)
                     break
             if outcome is None:  # a diverged curve ends early; its trial errors out in Tune
                 sched.on_trial_remove(None, handle)
-                outcome = Trial(key, "FAIL", end_step, end_step * batch)
+                outcome = Trial(key, "FAIL", end_step, (end_step + paid.get(end_step, 0)) * batch)
             led.record(outcome)
         return led.result()
 

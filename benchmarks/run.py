@@ -58,6 +58,9 @@ ALTERNATIVES: tuple[Contender, ...] = (
     OptunaContender("tpe+median", ("pruner=median",)),
     OptunaContender("tpe+hyperband", ("pruner=hyperband",)),
     OptunaContender("tpe+successive_halving", ("pruner=successive_halving",)),
+    # issue 22: ASHA fed the engine's cooldown-branch fidelity (tables that record branches; on the
+    # others it is plain ASHA): how much comes from the fidelity, how much from the search
+    AshaContender(name="asha(branch)", fidelity="branch"),
 )
 # `E` = one eval interval of the task (20 steps): a warm-up of E + 1 steps exempts the first
 # eval report from pruning. Hyperband / successive halving count min_resource in eval reports.

@@ -85,6 +85,13 @@ def candidate_defaults() -> list[Contender]:
         OptunaContender("tpe+sh(rf=2)+guard(top3,startup3)", (*SH, "pruner.reduction_factor=2"),
                         pruner_factory=partial(candidates.guarded)),
         OptunaContender("tpe+top-trajectory(top3,startup3)", pruner_factory=partial(candidates.top_trajectory)),
+        # issue 22 (on tables built with cooldown branches; elsewhere the same as the engine):
+        # the branch's loss as the fidelity, the noise rule, and a first rung again at the first
+        # report now that the branch ranks it
+        OptunaContender("engine(branch)", fidelity="branch"),
+        OptunaContender("engine(noise z=1.5)", ("pruner.noise_z=1.5",)),
+        OptunaContender("engine(branch,noise z=1.5)", ("pruner.noise_z=1.5",), fidelity="branch"),
+        OptunaContender("tpe+sh(rf=3,first=1E)(branch)", (*SH, "pruner.reduction_factor=3"), fidelity="branch"),
     ]
 
 

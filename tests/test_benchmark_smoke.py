@@ -194,3 +194,51 @@ def test_every_tables_oracle_ranks_on_the_seeds_all_its_configurations_have() ->
             if len(c["seeds"]) > len(common) and not tables.load_spec(name).legacy:
                 every = sum(float(r["curve"][-1][1]) for r in c["seeds"].values()) / len(c["seeds"])
                 assert c["final_all_seeds"] == pytest.approx(every, abs=1e-6), (name, key)
+
+
+# --------------------------------------------------------------------------- fidelities (issue 22)
+
+
+def _branch_record(final: float, early: float, branch_early: float) -> dict:
+    """A run of a 16-step table built with train.cooldown_steps=2 and cooldown_eval_prefix."""
+    curve = [[4, early], [8, early - 0.1], [12, early - 0.2], [16, final]]
+    branch = [[4, branch_early], [8, branch_early - 0.05], [12, final + 0.01]]
+    rows = {"tokens": [5, 5], "main:16": [1.0, 2.0]}
+    for s, v in curve[:3]:
+        rows[f"prefix:{s}"] = [v * 5, v * 5]
+    for s, v in branch:
+        rows[f"branch:{s}"] = [v * 5, v * 5]
+    return {"curve": curve, "branch_curve": branch, "branch_steps": 6, "status": "ok", "end_step": 16, "rows": rows}
+
+
+def test_the_branch_fidelity_reports_the_branches_and_pays_for_their_steps():
+    rec = _branch_record(final=1.0, early=2.0, branch_early=1.4)
+    assert replay.reported_curve(rec) == [(4, 2.0), (8, 1.9), (12, 1.8), (16, 1.0)]
+    branch = replay.reported_curve(rec, "branch")
+    assert [s for s, _ in branch] == [4, 8, 12, 16]
+    assert [v for _, v in branch] == pytest.approx([1.4, 1.35, 1.01, 1.0])
+    assert replay.branch_steps_by(rec, "branch") == {4: 2, 8: 4, 12: 6, 16: 6}
+    assert replay.branch_steps_by(rec, "prefix") == {}
+    rows = replay.reported_rows(rec, "branch")
+    assert rows["branch:4"] == pytest.approx([7.0, 7.0]) and rows["main:16"] == [1.0, 2.0] and "main:4" not in rows
+    assert replay.reported_rows(rec, "prefix")["main:4"] == pytest.approx([10.0, 10.0])
+    with pytest.raises(ValueError, match="fidelity"):
+        replay.reported_curve(rec, "oracle")
+
+
+def test_asha_on_the_branch_fidelity_pays_for_branch_steps():
+    """The second ASHA row of issue 22: Ray Tune's scheduler, fed the engine's fidelity."""
+    pytest.importorskip("ray")
+    configs = {}
+    for i, lr in enumerate((1e-3, 2e-3, 4e-3)):
+        values = {"learning_rate": lr, "effective_batch_size": 4}
+        key = task.config_key(values, ("learning_rate", "effective_batch_size"))
+        configs[key] = {"values": values, "final": 1.0 + 0.1 * i,
+                        "seeds": {"0": _branch_record(1.0 + 0.1 * i, 2.0 - 0.1 * i, 1.4 + 0.1 * i)}}
+    table = replay.Table(names=("learning_rate", "effective_batch_size"), configs=configs, initial=2.5,
+                         max_steps=16, eval_every=4, meta={"name": "synthetic"})
+    plain = replay.AshaContender(reduction_factor=100).run(table, seed=0, max_trials=3)
+    branched = replay.AshaContender(reduction_factor=100, fidelity="branch").run(table, seed=0, max_trials=3)
+    complete = [t for t in plain.trials if t.state == "COMPLETE"]
+    assert complete and all(t.cost == 16 * 4 for t in complete)  # the run only
+    assert all(t.cost == (16 + 6) * 4 for t in branched.trials if t.state == "COMPLETE")  # + 3 branches x 2
