@@ -32,6 +32,7 @@ from sweep import (
     html_report,
     memory,
     models,
+    noise,
     pruning,
     results,
     resume,
@@ -280,6 +281,11 @@ def print_summary(s: SweepSummary, top: int = 5) -> None:
     if chosen is not None:
         print(f"* chosen (select={s.cfg.select.name}): trial {chosen.trial.number}, {chosen.reason}; "
               "behaviour = its score on the behaviour questions (- not asked)", file=out)
+    done = selection.complete(s.study)
+    tied = noise.tied_with(done[0], done) if done else []
+    if tied:
+        print(f"statistically tied with the lowest eval loss (trial {done[0].number}, within 2 paired standard "
+              f"errors on the same eval rows): trials {', '.join(map(str, tied))}", file=out)
     for problem in s.problems:
         print(f"NOT LOGGED: {problem}", file=out)
     d = s.cfg.study_dir

@@ -40,4 +40,30 @@ def within_noise(value: float, bar: float, se: float, z: float) -> bool:
     return value - bar <= z * se
 
 
-__all__ = ["paired_se", "report_rows", "within_noise"]
+def final_rows(user_attrs: dict[str, Any]) -> tuple[list[float], list[int]] | None:
+    """A finished trial's last report's rows and their label counts, None without rows."""
+    rows = user_attrs.get("eval_rows") or {}
+    steps = [int(k.split(":")[1]) for k in rows if k.startswith("main:")]
+    if not steps or not rows.get("tokens"):
+        return None
+    return list(rows[f"main:{max(steps)}"]), list(rows["tokens"])
+
+
+def tied_with(best: Any, others: Sequence[Any], z: float = 2.0) -> list[int]:
+    """Numbers of the complete trials whose final eval loss is within `z` paired standard errors
+    of `best`'s (the same eval rows): the finalists the eval set cannot tell apart."""
+    mine = final_rows(best.user_attrs)
+    if mine is None:
+        return []
+    tied = []
+    for t in others:
+        theirs = final_rows(t.user_attrs)
+        if t.number == best.number or theirs is None or len(theirs[0]) != len(mine[0]) or len(mine[0]) < 2:
+            continue
+        se = paired_se(theirs[0], mine[0], mine[1])
+        if abs(t.value - best.value) <= z * se:
+            tied.append(t.number)
+    return tied
+
+
+__all__ = ["final_rows", "paired_se", "report_rows", "tied_with", "within_noise"]

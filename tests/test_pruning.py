@@ -158,3 +158,23 @@ def test_every_trial_of_a_study_sees_the_same_data_order_and_eval_rows():
                          total_steps=16, eval_every=4, seed=cfg.seed)
         orders.append(Trainer(None, rows, [], spec, 0, None, torch.device("cpu"))._order())
     assert orders[0] == orders[1]
+
+
+def test_finalists_within_noise_of_the_best_are_reported_tied():
+    from sweep import noise
+
+    study = optuna.create_study()
+    tokens = [10] * 6
+    best_rows = [12.0, 3.0, 9.0, 15.0, 6.0, 11.0]  # 56 / 60
+
+    def finished(value, rows):
+        t = study.ask()
+        t.set_user_attr("eval_rows", {"tokens": tokens, "main:16": rows})
+        study.tell(t, value)
+        return next(f for f in study.trials if f.number == t.number)
+
+    best = finished(56 / 60, best_rows)
+    close_rows = [x + d for x, d in zip(best_rows, (1, -1, 2, -2, 1, 0), strict=True)]  # +1 nat, scattered
+    close = finished(sum(close_rows) / 60, close_rows)
+    far = finished(sum(x + 2 for x in best_rows) / 60, [x + 2 for x in best_rows])  # +0.2 on every row
+    assert noise.tied_with(best, [best, close, far]) == [close.number]
