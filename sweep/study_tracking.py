@@ -30,17 +30,20 @@ SUMMARY_TABLE_ATTRS = ("lora_alpha_value", "alpha_over_r", "micro_batch_size", "
                "wall_time_s")
 
 
-def study_table(study: Any) -> tuple[list[str], list[list[Any]]]:
+def study_table(study: Any, chosen: selection.Selection | None = None) -> tuple[list[str], list[list[Any]]]:
     """All trials as (columns, rows): settings against eval loss, plus how each ended.
 
-    Trials whose adapters were evaluated after the sweep carry `behaviour_*` columns (stop
-    rate, accuracy, hallucination and privacy rates), so parallel coordinates show them too.
+    Trials asked the behaviour questions carry `behaviour_*` columns (stop rate, accuracy,
+    hallucination and privacy rates) and, with `chosen` (the select step), their behaviour score,
+    so parallel coordinates show them too; `chosen` marks the trial the sweep returns.
     """
     trials = study.get_trials(deepcopy=False)
     params = sorted({k for t in trials for k in t.params})
     attrs = [a for a in (*SUMMARY_TABLE_ATTRS, *(ATTR_PREFIX + m for m in METRICS))
              if any(a in t.user_attrs for t in trials)]
     columns = ["trial", "state", "eval_loss", *params, *attrs, "last_step", "last_eval_loss", "reason"]
+    if chosen is not None:
+        columns += ["behaviour_score", "chosen"]
     rows = []
     for t in trials:
         iv = t.intermediate_values
@@ -49,7 +52,8 @@ def study_table(study: Any) -> tuple[list[str], list[list[Any]]]:
         rows.append([t.number, t.state.name, t.value if t.state == TrialState.COMPLETE else None,
                      *[scalar(t.params.get(p)) for p in params],
                      *[scalar(t.user_attrs.get(a)) for a in attrs],
-                     last, iv[last] if last is not None else None, reason])
+                     last, iv[last] if last is not None else None, reason,
+                     *([chosen.scores.get(t.number), t.number == chosen.trial.number] if chosen is not None else [])])
     return columns, rows
 
 
@@ -60,13 +64,17 @@ def finish_study(cfg: SweepConfig, space: Any, study: Any) -> list[str]:
     name = cfg.tracker.name
     if name == "none":
         return []
-    columns, rows = study_table(study)
-    best = selection.chosen_trial(cfg, study)
+    chosen = selection.choose(cfg, study)
+    columns, rows = study_table(study, chosen)
+    done = selection.complete(study)
+    best = done[0] if done else None  # the lowest eval loss; `chosen` is what the sweep returns
     c = counts(study)  # interrupted (retried) and surplus trials are rows of the table, not counted
     summary = {"best_trial": best.number if best else None, "best_eval_loss": best.value if best else None,
                "n_trials": len(rows), **{f"n_{s.lower()}": c[s] for s in ("COMPLETE", "PRUNED", "FAIL")}}
-    if best is not None:
-        summary.update({f"best/{k}": scalar(v) for k, v in best.params.items()})
+    if chosen is not None:
+        summary.update({"chosen_trial": chosen.trial.number, "chosen_eval_loss": chosen.trial.value,
+                        "chosen_by": f"select={chosen.rule}: {chosen.reason}",
+                        **{f"chosen/{k}": scalar(v) for k, v in chosen.trial.params.items()}})
     config = scrub({"study_name": cfg.study_name, "model": cfg.model.name, "objective": cfg.objective,
                     "search_space": json.dumps(space.to_dict(), default=str) if space is not None else None,
                     "sampler": cfg.sampler.name, "pruner": cfg.pruner.name, "n_trials": cfg.n_trials,

@@ -5,6 +5,7 @@ answer the behaviour questions in their own process, inline and under Ray."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 
 import optuna
@@ -108,7 +109,7 @@ def test_trials_answer_in_their_own_process_once_and_the_outputs_reuse_the_answe
     calls = []
     real_ask = questions.ask
     monkeypatch.setattr(questions, "ask", lambda *a, **k: calls.append(1) or real_ask(*a, **k))
-    cfg, summary = _asked_sweep(tmp_path)
+    cfg, summary = _asked_sweep(tmp_path, "tracker=recording")
     asked = [t for t in summary.study.trials if "behaviour_n_probes" in t.user_attrs]
     # every trial that finished among the best 2 was asked, in the sweep (before its tell), and
     # nothing was asked again afterwards (no base model: eval.include_base=false)
@@ -123,6 +124,13 @@ def test_trials_answer_in_their_own_process_once_and_the_outputs_reuse_the_answe
         table = list(csv.DictReader(f))
     assert [r["chosen"] for r in table].count("True") == 1
     assert all(r["behaviour_score"] for r in table if int(r["number"]) in {t.number for t in asked})
+    # the tracker's study table and summary (W&B's parallel-coordinates panel) carry the choice
+    from sweep.tracking import record_path
+
+    (study_rec,) = [r for r in map(json.loads, record_path(cfg).read_text().splitlines()) if r.get("event") == "study"]
+    assert {"behaviour_score", "chosen"} <= set(study_rec["columns"])
+    assert study_rec["summary"]["chosen_trial"] == summary.chosen.number
+    assert study_rec["summary"]["chosen_by"].startswith("select=")
     gens = (cfg.study_dir / "behaviour_generations.jsonl").read_text().splitlines()
     assert len(gens) == len(asked) * (4 + 22)  # 4 held-out questions + the 22 probes, per asked trial
 
