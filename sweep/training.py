@@ -294,8 +294,10 @@ class Trainer:
         trains `cooldown_steps` more steps on the batches that come next while the learning rate
         decays linearly from its current value (`schedules.cooldown_factors`), evaluates, and
         restores the fork: the main run continues exactly as if there had been no branch
-        (tests/test_cooldown.py checks it bit for bit). Branch steps are counted in
-        `branch_steps` and in the trial's train time and tokens: they are compute it paid for.
+        (tests/test_cooldown.py checks it bit for bit). An out-of-memory fallback inside a branch
+        keeps its smaller micro batch afterwards, as one in the main run would: the gradients are
+        the same, summed in other chunks. Branch steps are counted in `branch_steps` and in the
+        trial's train time and tokens: they are compute it paid for.
         """
         import copy
 
