@@ -124,8 +124,13 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
         model.save_pretrained(adapter)
         tokenizer.save_pretrained(adapter)  # with the chat template the trial trained on
     behaviour: dict[str, Any] = {}
-    if ask_behaviour is not None and ask_behaviour(result.final_eval_loss):
-        behaviour = ask_questions(cfg, model, tokenizer, template, workdir)
+    try:
+        if ask_behaviour is not None and ask_behaviour(result.final_eval_loss):
+            behaviour = ask_questions(cfg, model, tokenizer, template, workdir)
+    except Exception as exc:  # noqa: BLE001 - the trial trained and saved its adapter: it is COMPLETE
+        # not asked (e.g. generation ran out of memory, the storage hiccuped): `select` reads it as
+        # a trial without behaviour, and the reason is on the trial
+        behaviour = {"behaviour_error": f"{type(exc).__name__}: {str(exc)[:300]}"}
     wall = time.perf_counter() - started
     return {
         "value": result.final_eval_loss,

@@ -142,3 +142,22 @@ def test_under_ray_the_worker_asks_its_own_trial(tmp_path):
     asked = [t for t in summary.study.trials if "behaviour_n_probes" in t.user_attrs]
     assert asked and all(t.user_attrs["pid"] != os.getpid() for t in asked)  # measured in the worker
     assert (cfg.study_dir / "behaviour.csv").is_file()
+
+
+def test_a_failure_while_asking_leaves_the_trained_trial_complete(tmp_path, monkeypatch):
+    """The behaviour questions come after training: if they fail in the trial (out of memory in
+    generation, a storage hiccup), the trial stays COMPLETE, the reason is recorded, and the
+    after-sweep evaluation asks its saved adapter instead."""
+    from sweep import trial
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory while generating")
+
+    monkeypatch.setattr(trial, "ask_questions", broken)
+    cfg, summary = _asked_sweep(tmp_path, "n_trials=1")
+    (t,) = summary.study.trials
+    assert t.state.name == "COMPLETE" and t.value is not None
+    assert t.user_attrs["behaviour_error"].startswith("RuntimeError: CUDA out of memory")
+    assert summary.chosen.number == t.number
+    assert not (cfg.study_dir / "trials" / str(t.number) / "behaviour.jsonl").exists()
+    assert (cfg.study_dir / "behaviour.csv").is_file()  # measured after the sweep instead
