@@ -366,6 +366,7 @@ class OptunaContender:
     def run(self, table: Table, seed: int, max_trials: int, setup: tuple[Any, Any] | None = None) -> RunResult:
         import optuna
 
+        from sweep import noise
         from sweep.pruning import make_pruner
         from sweep.sampling import make_sampler
 
@@ -399,7 +400,8 @@ class OptunaContender:
             paid = branch_steps_by(rec, self.fidelity)
             rows = reported_rows(rec, self.fidelity)
             if rows is not None:  # what a live trial records for the noise-aware pruner (sweep.noise)
-                trial.set_user_attr("eval_rows", rows)
+                for name, attr in noise.as_attrs(rows).items():
+                    trial.set_user_attr(name, attr)
             batch = table.batch(key)
             outcome: Trial | None = None
             for step, value in curve:

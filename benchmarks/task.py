@@ -148,6 +148,7 @@ def train_config(cfg: Any, space: Any, values: dict[str, Any]) -> dict[str, Any]
     """
     import torch
 
+    from sweep import noise
     from sweep.errors import TrialDiverged
     from sweep.trial import run_trial
 
@@ -173,8 +174,9 @@ def train_config(cfg: Any, space: Any, values: dict[str, Any]) -> dict[str, Any]
     if prefix:
         out["branch_curve"] = [[s, v] for s, v in rep.evals if s in prefix]
         out["branch_steps"] = int(ran.get("branch_steps") or 0)
-    if rep.attrs.get("eval_rows"):
-        out["rows"] = rep.attrs["eval_rows"]  # per-row NLL sums of every eval (sweep.noise)
+    rows = noise.rows_of(rep.attrs)
+    if rows:
+        out["rows"] = rows  # per-row NLL sums of every eval (sweep.noise)
     out["wall_s"] = round(time.perf_counter() - t0, 3)
     if any(not math.isfinite(v) for _, v in rep.evals):
         out["status"] = "diverged"

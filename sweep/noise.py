@@ -2,7 +2,9 @@
 
 Every trial of a study is evaluated on the same eval rows (common random numbers: the eval
 split is drawn once with `seed`, and every trial trains on the same data order), and each
-report keeps its rows' summed NLL and label counts (`eval_rows`, sweep.training). An eval loss is
+report keeps its rows' summed NLL and label counts (sweep.training; one user attr per report,
+`eval_rows/<kind>:<step>`, plus `eval_rows/tokens`, so no attr outgrows a storage's text column
+and a report writes only its own rows). An eval loss is
 a ratio, L = sum(nll) / sum(tokens); the difference of two trials' losses on the same rows is
 D = sum(d_i) / N with d_i = nll_a,i - nll_b,i and N = sum(tokens), and its standard error
 (rows as the sampling unit) is sqrt(m / (m - 1) * sum((d_i - mean d)^2)) / N. Row difficulty
@@ -15,11 +17,26 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+ROWS_PREFIX = "eval_rows/"
+
+
+def as_attrs(rows: dict[str, Any]) -> dict[str, Any]:
+    """User attrs for per-row records keyed "tokens" or "<kind>:<step>" (kind main, branch, prefix)."""
+    return {ROWS_PREFIX + k: v for k, v in rows.items()}
+
+
+def rows_of(user_attrs: dict[str, Any]) -> dict[str, Any]:
+    """A trial's per-row records, keyed as `as_attrs` took them (also reads the single `eval_rows`
+    dict that studies of the first WSD commit kept)."""
+    rows = dict(user_attrs.get("eval_rows") or {})
+    rows.update({k[len(ROWS_PREFIX):]: v for k, v in user_attrs.items() if k.startswith(ROWS_PREFIX)})
+    return rows
+
 
 def report_rows(user_attrs: dict[str, Any], step: int) -> list[float] | None:
     """The per-row NLL sums of the report a trial made at `step` (its cooldown branch's when it
     reported one there), or None when the trial kept no rows."""
-    rows = user_attrs.get("eval_rows") or {}
+    rows = rows_of(user_attrs)
     found = rows.get(f"branch:{step}") or rows.get(f"main:{step}")
     return list(found) if found else None
 
@@ -42,7 +59,7 @@ def within_noise(value: float, bar: float, se: float, z: float) -> bool:
 
 def final_rows(user_attrs: dict[str, Any]) -> tuple[list[float], list[int]] | None:
     """A finished trial's last report's rows and their label counts, None without rows."""
-    rows = user_attrs.get("eval_rows") or {}
+    rows = rows_of(user_attrs)
     steps = [int(k.split(":")[1]) for k in rows if k.startswith("main:")]
     if not steps or not rows.get("tokens"):
         return None
@@ -66,4 +83,5 @@ def tied_with(best: Any, others: Sequence[Any], z: float = 2.0) -> list[int]:
     return tied
 
 
-__all__ = ["final_rows", "paired_se", "report_rows", "tied_with", "within_noise"]
+__all__ = ["ROWS_PREFIX", "as_attrs", "final_rows", "paired_se", "report_rows", "rows_of", "tied_with",
+           "within_noise"]

@@ -47,7 +47,7 @@ class NoiseAwarePruner(optuna.pruners.BasePruner):
         if bar_trial.number == trial.number:
             return False
         mine, theirs = noise.report_rows(trial.user_attrs, step), noise.report_rows(bar_trial.user_attrs, step)
-        tokens = (trial.user_attrs.get("eval_rows") or {}).get("tokens")
+        tokens = noise.rows_of(trial.user_attrs).get("tokens")
         if not mine or not theirs or not tokens or not len(mine) == len(theirs) == len(tokens):
             return False  # no rows to judge the noise by: the base pruner decides
         se = noise.paired_se(mine, theirs, tokens)

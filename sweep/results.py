@@ -25,7 +25,7 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep import selection, trial_settings
+from sweep import noise, selection, trial_settings
 from sweep.config import SweepConfig, to_plain
 from sweep.search_space import SearchSpace
 
@@ -56,7 +56,7 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
                                "value": t.value if t.state == TrialState.COMPLETE else None}
         row.update(t.params)
         for k, v in t.user_attrs.items():
-            if k not in HIDDEN_ATTRS:
+            if k not in HIDDEN_ATTRS and not k.startswith(noise.ROWS_PREFIX):
                 row[k] = _cell(v)
         if t.user_attrs.get("oom_fallbacks"):
             row["oom_fallbacks"] = json.dumps(t.user_attrs["oom_fallbacks"])

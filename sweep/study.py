@@ -12,6 +12,7 @@ from typing import Any
 
 import optuna
 
+from sweep import noise
 from sweep.config import SweepConfig
 from sweep.pruning import make_pruner
 from sweep.sampling import make_sampler
@@ -62,7 +63,10 @@ class StudyReporter:
         for k, v in attrs.items():
             self.trial.set_user_attr(k, v)
         if self.tracker is not None:
-            self.tracker.log_config({k: v for k, v in attrs.items() if k != "eval_rows"})  # rows: the study's
+            # per-row NLLs (sweep.noise) stay in the study, not in the tracker's config
+            shown = {k: v for k, v in attrs.items() if not k.startswith(noise.ROWS_PREFIX)}
+            if shown:
+                self.tracker.log_config(shown)
 
     def progress(self, info: dict[str, Any]) -> None:
         if self.tracker is not None:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import torch
 
-from sweep import fault_injection, schedules
+from sweep import fault_injection, noise, schedules
 from sweep.batches import answer_logits, collate, supports_logits_to_keep
 from sweep.errors import OutOfMemoryAtMinimum, TrialDiverged, TrialPruned
 from sweep.memory import largest_divisor_at_most, peak_memory_mb
@@ -159,6 +159,7 @@ class Trainer:
         # every eval's per-row NLL sums, keyed "main:STEP" / "branch:STEP" / "prefix:STEP", and
         # "tokens": each row's label count (the same rows in every trial: sweep.noise pairs them)
         self.eval_rows: dict[str, list[float]] = {}
+        self._rows_sent: set[str] = set()  # reported already (each is its own user attr: sweep.noise)
         self.last_eval_rows: list[float] = []
         # test hooks (sweep.fault_injection), off unless their variables are set
         self.oom_fault = fault_injection.OomFault.from_env()
@@ -227,7 +228,9 @@ class Trainer:
                 if not math.isfinite(value):
                     raise TrialDiverged(f"eval loss is {value} at step {step}")
                 self.reporter.report(step, value)
-                self.reporter.set_attrs({"eval_rows": self.eval_rows})
+                self.reporter.set_attrs(noise.as_attrs({k: v for k, v in self.eval_rows.items()
+                                                        if k not in self._rows_sent}))
+                self._rows_sent.update(self.eval_rows)
                 self.reporter.progress({"step": step, "total_steps": s.total_steps, "eval_loss": value,
                                         "train_loss": loss, "micro_batch_size": self.micro,
                                         "branch_steps": self.branch_steps})

@@ -76,6 +76,7 @@ def test_issue_command_then_resume_adds_exactly_two(tmp_path):
     with open(tmp_path / "x" / "trials.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["number"]) for r in rows] == [0, 1, 2, 3, 4, 5]
+    assert not [c for c in rows[0] if "eval_rows" in c]  # per-row NLLs stay in storage, not the table
     assert "[trial 4 | 5/6]" in res.stderr and "[trial 5 | 6/6]" in res.stderr
 
 

@@ -6,7 +6,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sweep import search_space, study
+from sweep import noise, search_space, study
 from sweep.config import load_config
 from sweep.study import StudyReporter
 
@@ -91,7 +91,8 @@ def _rows_trial(study, step, value, rows, tokens, finish=True):
     t = study.ask()
     t.suggest_float("x", 0, 1)
     t.report(value, step)
-    t.set_user_attr("eval_rows", {"tokens": tokens, f"main:{step}": rows})
+    for key, attr in noise.as_attrs({"tokens": tokens, f"main:{step}": rows}).items():
+        t.set_user_attr(key, attr)
     if finish:
         assert not t.should_prune()  # through the rung, as a real trial goes: successive halving counts it
         study.tell(t, value)
@@ -99,8 +100,6 @@ def _rows_trial(study, step, value, rows, tokens, finish=True):
 
 
 def test_paired_standard_error_cancels_what_the_rows_share():
-    from sweep import noise
-
     tokens = [10] * 6
     hard_and_easy = [30.0, 5.0, 25.0, 8.0, 40.0, 12.0]
     shifted = [x + 1.0 for x in hard_and_easy]  # every row 1 nat worse: a clear, noiseless gap
@@ -161,15 +160,14 @@ def test_every_trial_of_a_study_sees_the_same_data_order_and_eval_rows():
 
 
 def test_finalists_within_noise_of_the_best_are_reported_tied():
-    from sweep import noise
-
     study = optuna.create_study()
     tokens = [10] * 6
     best_rows = [12.0, 3.0, 9.0, 15.0, 6.0, 11.0]  # 56 / 60
 
     def finished(value, rows):
         t = study.ask()
-        t.set_user_attr("eval_rows", {"tokens": tokens, "main:16": rows})
+        for key, attr in noise.as_attrs({"tokens": tokens, "main:16": rows}).items():
+            t.set_user_attr(key, attr)
         study.tell(t, value)
         return next(f for f in study.trials if f.number == t.number)
 
@@ -178,3 +176,12 @@ def test_finalists_within_noise_of_the_best_are_reported_tied():
     close = finished(sum(close_rows) / 60, close_rows)
     far = finished(sum(x + 2 for x in best_rows) / 60, [x + 2 for x in best_rows])  # +0.2 on every row
     assert noise.tied_with(best, [best, close, far]) == [close.number]
+
+
+def test_rows_of_reads_one_attr_per_report_and_the_older_single_dict():
+    legacy = {"eval_rows": {"tokens": [3, 4], "main:4": [1.0, 2.0]}}
+    split = noise.as_attrs({"tokens": [3, 4], "main:4": [1.0, 2.0], "main:8": [0.5, 1.5]})
+    assert set(split) == {"eval_rows/tokens", "eval_rows/main:4", "eval_rows/main:8"}
+    assert noise.final_rows(legacy) == ([1.0, 2.0], [3, 4])
+    assert noise.final_rows(split) == ([0.5, 1.5], [3, 4])
+    assert noise.report_rows(split, 4) == [1.0, 2.0] and noise.report_rows(split, 6) is None

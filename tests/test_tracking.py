@@ -177,6 +177,8 @@ def test_wandb_init_failure_leaves_the_trial_untracked(tmp_path, monkeypatch, ca
 
 
 def test_recording_sweep_logs_every_trial_incl_a_pruned_one(tmp_path, monkeypatch):
+    from sweep import noise
+
     record = tmp_path / "record.jsonl"
     monkeypatch.setenv(tracking.RECORD_ENV, str(record))
     cfg = load_config(overrides(tmp_path, "tracker=recording"))
@@ -199,6 +201,8 @@ def test_recording_sweep_logs_every_trial_incl_a_pruned_one(tmp_path, monkeypatc
         assert config["learning_rate"] == frozen.params["learning_rate"]
         assert config["backend"] == "peft" and config["micro_batch_size"] == 4
         assert config["gradient_accumulation_steps"] == 1 and config["lora_alpha"] == 8.0
+        # per-row eval NLLs are in the study (sweep.noise), not in the run's config
+        assert noise.rows_of(frozen.user_attrs) and not [k for k in config if "eval_rows" in k]
         # the history is exactly what the pruner saw
         history = {e["step"]: e["metrics"]["eval_loss"] for e in evs if e["event"] == "log"}
         assert history == frozen.intermediate_values
