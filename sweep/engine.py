@@ -79,10 +79,8 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
     if cfg.sampler.name == "grid":
         space.grid()  # raises for continuous dimensions
     joined = executor == "ray" and (cfg.executor.address or os.environ.get("RAY_ADDRESS"))
-    if cfg.model.load_in_4bit and not joined:
-        _check_qlora_here()  # a joined cluster's workers may have what this machine lacks
-    if cfg.model.dtype == "float16" and not joined:
-        _check_fp16_here()
+    if not joined:  # a joined cluster's workers may have what this machine lacks (QLoRA, fp16)
+        backends.check_model_runs_here(cfg.model)
     if cfg.data.layout not in ("chat", "preference") and any(p.name == "chat_template" for p in space.params):
         raise ConfigError(Problem("search_space", cfg.search_space,
                                   f"it searches chat_template, but data.format={cfg.data.format} rows are not "
@@ -111,29 +109,6 @@ def describe_data(cfg: SweepConfig) -> str:
     train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
     return (f"data: {datasource.short_name(cfg.data.path)} ({cfg.data.format}), {len(train_rows)} rows to train on; "
             + data.describe_eval(cfg.data, cfg.seed, len(eval_rows)))
-
-
-def _check_qlora_here() -> None:
-    """4-bit (QLoRA) loading needs bitsandbytes and a CUDA GPU on the machine that trains."""
-    import importlib.util
-
-    import torch
-
-    missing = [what for what, ok in (("bitsandbytes", importlib.util.find_spec("bitsandbytes") is not None),
-                                     ("a CUDA GPU", torch.cuda.is_available())) if not ok]
-    if missing:
-        raise ConfigError(Problem("model.load_in_4bit", True, f"QLoRA needs {' and '.join(missing)} here; "
-                                  "set model.load_in_4bit=false (16-bit LoRA) or run on a GPU machine "
-                                  "with `pip install 'lora-sweep[qlora]'` (bitsandbytes)"))
-
-
-def _check_fp16_here() -> None:
-    """float16 weights train under autocast with loss scaling, which this engine does on CUDA only."""
-    import torch
-
-    if not torch.cuda.is_available():
-        raise ConfigError(Problem("model.dtype", "float16", "float16 weights train only on a CUDA GPU "
-                                  "(autocast and loss scaling); use model.dtype=float32 (or auto) on a CPU"))
 
 
 def _possible(space: SearchSpace, name: str) -> set[Any]:

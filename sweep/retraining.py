@@ -24,7 +24,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from sweep import data, results, trial_settings
+from sweep import backends, data, results, trial_settings
 from sweep.config import SweepConfig, from_dict
 from sweep.errors import ConfigError, Problem, Problems
 from sweep.search_space import TrialParams, check_param_value
@@ -168,6 +168,7 @@ def retrain(settings: TrialSettings, out: Path, *, max_steps: int | None = None,
         train_rows, eval_rows = data.load_splits(cfg.data, cfg.seed)
         print(f"{len(train_rows)} rows to train on; {data.describe_eval(cfg.data, cfg.seed, len(eval_rows))}",
               flush=True)
+    backends.check_model_runs_here(cfg.model)  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     result = run_trial(cfg, params, reporter, workdir=out)
     ran = to_plain(dataclasses.replace(

@@ -118,17 +118,12 @@ class TrainSpec:
     fp16_mixed_precision: bool = False
 
 
-def weights_dtype(model) -> torch.dtype:
-    """The dtype of the frozen base weights under the adapter (LoRA's own are float32)."""
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return inner.dtype
-
-
-def mixed_precision(device: torch.device, weights_dtype: torch.dtype) -> bool:
-    """Whether a trial trains with float16 autocast and a gradient scaler: float16 weights on a
-    GPU. bfloat16 (same exponent range as float32) and float32 need neither; float16 weights
-    on a CPU are refused before any work (`engine.preflight`)."""
-    return device.type == "cuda" and weights_dtype == torch.float16
+def mixed_precision(device: torch.device, compute_dtype: torch.dtype) -> bool:
+    """Whether a trial trains with float16 autocast and a gradient scaler: a float16 compute
+    dtype (`model.dtype`, also QLoRA's) on a GPU. bfloat16 (same exponent range as float32) and
+    float32 need neither; float16 on a CPU is refused before any work
+    (`backends.check_model_runs_here`)."""
+    return device.type == "cuda" and compute_dtype == torch.float16
 
 
 class Trainer:

@@ -20,11 +20,10 @@ from typing import Any
 from sweep import backends, data, models, questions, templates
 from sweep.backends.peft import LoraSettings
 from sweep.config import SweepConfig
-from sweep.errors import ConfigError, Problem
 from sweep.memory import largest_divisor_at_most, reset_peak_memory
 from sweep.scoring import ATTR_PREFIX
 from sweep.search_space import TrialParams
-from sweep.training import Trainer, TrainSpec, mixed_precision, weights_dtype
+from sweep.training import Trainer, TrainSpec, mixed_precision
 
 
 def lora_settings(cfg: SweepConfig, params: TrialParams) -> LoraSettings:
@@ -81,6 +80,7 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
     seed_everything(cfg.seed)
     reset_peak_memory()  # this trial's peak, not an earlier trial's in the same process
     backend_name = backends.resolve_name(cfg.backend.name)
+    backends.check_model_runs_here(cfg.model)  # a Ray worker may lack what the driver checked for
     micro = start_micro_batch(cfg, params, memory_cap)
     reporter.set_attrs({**derived(cfg, params, micro), "backend": backend_name, "pid": os.getpid(),
                         "node": socket.gethostname()})
@@ -95,9 +95,6 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
     steps = params.total_steps(len(train_ds))
     reporter.set_attrs({"trainable_params": trainable, "total_params": total, "total_steps": steps})
     device = next(p for p in model.parameters() if p.requires_grad).device
-    if device.type != "cuda" and weights_dtype(model) == torch.float16:
-        raise ConfigError(Problem("model.dtype", "float16", "float16 weights train only on a CUDA GPU (autocast "
-                                  "and loss scaling); use float32 or bfloat16 here"))
     spec = TrainSpec(
         learning_rate=params.learning_rate, weight_decay=params.weight_decay,
         warmup_ratio=params.warmup_ratio, lr_scheduler=params.lr_scheduler, optimizer=params.optimizer,
@@ -107,7 +104,9 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
         divergence_factor=cfg.train.divergence_factor, eval_batch_size=cfg.train.eval_batch_size,
         answer_logits_only=backend_name != "unsloth",  # Unsloth patches the forward: leave it whole
         cooldown_steps=cfg.train.cooldown_steps, eval_prefix_at_branches=cfg.train.cooldown_eval_prefix,
-        fp16_mixed_precision=mixed_precision(device, weights_dtype(model)))
+        # from the configured compute dtype, not the loaded weights: a 4-bit (QLoRA) model's
+        # weights are uint8, and its float16 compute still needs autocast and loss scaling
+        fp16_mixed_precision=mixed_precision(device, backends.peft.torch_dtype(cfg.model.dtype, device)))
     trainer = Trainer(model, train_ds, eval_ds, spec, tokenizer.pad_token_id, reporter, device)
     try:
         result = trainer.fit()

@@ -11,6 +11,7 @@ from sweep.backends.peft import torch_dtype
 from sweep.config import load_config
 from sweep.errors import ConfigError
 from sweep.objectives import IGNORE
+from sweep.search_space import TrialParams
 from sweep.training import NullReporter, Trainer, TrainSpec, mixed_precision
 
 
@@ -78,3 +79,41 @@ def test_the_fp16_path_scales_the_loss_and_unscales_before_clipping():
     off = Trainer(model, _rows(8), _rows(4), TrainSpec(**{**spec.__dict__, "fp16_mixed_precision": False}),
                   0, NullReporter(), torch.device("cpu"))
     assert not off.scaler.is_enabled() and off.scaler.state_dict() == {}
+
+
+def test_a_trial_decides_fp16_from_the_configured_compute_dtype(tmp_path, monkeypatch):
+    """QLoRA's weights are 4-bit, so the loaded weights cannot say whether the compute is
+    float16: the trial reads `model.dtype` (auto = float16 on a GPU without bfloat16)."""
+    from sweep import backends, trial
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def trainer(model, train, eval_, spec, pad, reporter, device):
+        seen["fp16"] = spec.fp16_mixed_precision
+        raise Stop
+
+    monkeypatch.setattr(trial, "Trainer", trainer)
+    monkeypatch.setattr(backends.peft, "torch_dtype", lambda name, device: torch.float16)  # a T4's auto
+    cfg = load_config(["model=tiny_llama", f"output_dir={tmp_path}"])
+    params = TrialParams(max_steps=2, effective_batch_size=4, lora_r=4)
+    with pytest.raises(Stop):
+        trial.run_trial(cfg, params, NullReporter())
+    assert seen["fp16"] is False  # on this CPU: no autocast whatever the dtype says
+    monkeypatch.setattr(trial, "mixed_precision", lambda device, dtype: dtype == torch.float16)
+    with pytest.raises(Stop):
+        trial.run_trial(cfg, params, NullReporter())
+    assert seen["fp16"] is True  # the configured compute dtype decided, not the float32 weights loaded here
+
+
+def test_a_trial_refuses_float16_without_cuda_before_loading(tmp_path, monkeypatch):
+    from sweep import trial
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(trial.models, "resolve", lambda *a: pytest.fail("loaded a model"))
+    cfg = load_config(["model=tiny_llama", "model.dtype=float16", f"output_dir={tmp_path}"])
+    params = TrialParams(max_steps=2, effective_batch_size=4, lora_r=4)
+    with pytest.raises(ConfigError, match="model.dtype='float16'"):
+        trial.run_trial(cfg, params, NullReporter())

@@ -120,3 +120,16 @@ def test_bad_numbers_stop_before_training(study_dir, tmp_path):
     with pytest.raises(ConfigError, match="not both"):
         retrain_command.run([f"from={study_dir}", "max_steps=3", "num_epochs=1", f"out={tmp_path / 'o'}"])
     assert not (tmp_path / "o").exists()
+
+
+def test_float16_weights_on_a_machine_without_cuda_stop_before_the_out_folder(study_dir, tmp_path, monkeypatch):
+    import dataclasses
+
+    import torch
+
+    settings, _ = retraining.load_settings(study_dir / "best.yaml")
+    fp16 = dataclasses.replace(settings, model=dataclasses.replace(settings.model, dtype="float16"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="model.dtype='float16'.*CUDA GPU"):
+        retraining.retrain(fp16, tmp_path / "o", echo=False)
+    assert not (tmp_path / "o").exists()

@@ -49,5 +49,23 @@ def resolve_name(name: str) -> str:
     return name
 
 
+def check_model_runs_here(model_cfg: Any) -> None:
+    """Refuse, before any work, what the training machine cannot run: QLoRA (4-bit) without
+    bitsandbytes and a CUDA GPU; float16 weights without a CUDA GPU (autocast and loss scaling
+    are CUDA-only here). Used by the sweep's preflight, `sweep.retrain` and every trial."""
+    import importlib.util
+
+    if model_cfg.load_in_4bit:
+        missing = [what for what, ok in (("bitsandbytes", importlib.util.find_spec("bitsandbytes") is not None),
+                                         ("a CUDA GPU", cuda_available())) if not ok]
+        if missing:
+            raise ConfigError(Problem("model.load_in_4bit", True, f"QLoRA needs {' and '.join(missing)} here; "
+                                      "set model.load_in_4bit=false (16-bit LoRA) or run on a GPU machine "
+                                      "with `pip install 'lora-sweep[qlora]'` (bitsandbytes)"))
+    if model_cfg.dtype == "float16" and not cuda_available():
+        raise ConfigError(Problem("model.dtype", "float16", "float16 weights train only on a CUDA GPU "
+                                  "(autocast and loss scaling); use model.dtype=float32 (or auto) on a CPU"))
+
+
 def get(name: str) -> Backend:
     return UnslothBackend() if name == "unsloth" else PeftBackend()
