@@ -27,10 +27,10 @@ from sweep.search_space import SearchSpace
 from sweep.trial_counts import INTERRUPTED, SURPLUS
 
 IDENTITY_KEYS = ("model", "model_content", "data", "data_files", "objective", "seed", "eval_every",
-                 "search_space_content")
+                 "cooldown_steps", "search_space_content")
 _SHOWN = {"search_space_content": "search space", "data": "data configuration", "data_files": "data file content",
           "model_content": "model content (other weights under the same preset name)",
-          "eval_every": "train.eval_every"}
+          "eval_every": "train.eval_every", "cooldown_steps": "train.cooldown_steps"}
 
 
 def identity(cfg: SweepConfig, space: SearchSpace) -> dict[str, Any]:
@@ -38,13 +38,15 @@ def identity(cfg: SweepConfig, space: SearchSpace) -> dict[str, Any]:
     model, by content too (`models.fingerprint`: another folder behind `model.path` or another
     GGUF under the same name is another model), the data settings (file, eval file or split
     share, format, ...), the data files' content, the seed (it also draws the eval split), the
-    eval cadence and the search space."""
+    eval cadence, what a report measures (`train.cooldown_steps`: a cooldown branch's loss or
+    the run's own) and the search space."""
     content = models.fingerprint(cfg.model, models.resolve(cfg.model))
     files = [fingerprint(p) for p in (cfg.data.path, cfg.data.eval_path) if p]
     return {"model": cfg.model.name, "model_content": content,
             "data": json.dumps(to_plain(cfg.data), sort_keys=True),
             "data_files": " ".join(files),
             "objective": cfg.objective, "seed": cfg.seed, "eval_every": cfg.train.eval_every,
+            "cooldown_steps": cfg.train.cooldown_steps,
             "search_space_content": json.dumps(space.to_dict(), sort_keys=True, default=str)}
 
 

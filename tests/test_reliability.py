@@ -380,10 +380,11 @@ def test_telling_an_enqueued_trial_under_the_grid_sampler_does_not_crash():
     assert frozen.state == TrialState.COMPLETE and frozen.value == 2.0
 
 
-@pytest.mark.parametrize("change", ["data", "search_space"])
+@pytest.mark.parametrize("change", ["data", "search_space", "cooldown"])
 def test_resume_with_another_data_set_or_search_space_is_refused(tmp_path, change):
-    """The model stays the same: only the data set (another file) or the search space (another
-    range, same name of file) differs, and the resume is refused before the study changes."""
+    """The model stays the same: only the data set (another file), the search space (another
+    range, same name of file) or what a report measures (cooldown branches) differs, and the
+    resume is refused before the study changes."""
     import shutil
 
     from sweep.errors import ConfigError
@@ -398,6 +399,8 @@ def test_resume_with_another_data_set_or_search_space_is_refused(tmp_path, chang
         other = tmp_path / "other.jsonl"
         other.write_text("".join(train.read_text().splitlines(keepends=True)[1:]))  # one row fewer
         override, shown = f"data.path={other}", "data configuration"
+    elif change == "cooldown":  # reports would be branch losses, not comparable with the run's own
+        override, shown = "train.cooldown_steps=1", "train.cooldown_steps"
     else:
         space.write_text("params:\n  learning_rate: {type: float, low: 1.0e-5, high: 1.0e-2, log: true}\n")
         override, shown = f"search_space={space}", "search space"
