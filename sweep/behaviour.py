@@ -167,12 +167,16 @@ def _template_of(cfg: SweepConfig, space: SearchSpace, trial: FrozenTrial) -> st
 
 
 def select_trials(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> list[FrozenTrial]:
-    """Trials in the behaviour outputs: the best per chat template when it is searched; else the
-    chosen trial (`select`) and every trial asked the questions when it finished."""
+    """Trials in the behaviour outputs: one per chat template when it is searched (the chosen
+    trial, `select`, for its own template, the best eval loss for the others); else the chosen
+    trial and every trial asked the questions when it finished."""
     ranked = selection.complete(study)
     searched = searched_templates(space)
+    chosen = selection.chosen_trial(cfg, study)
     if searched:
         best: dict[str, Any] = {}
+        if chosen is not None:  # the adapter the sweep returns is the one shown for its template
+            best[_template_of(cfg, space, chosen)] = chosen
         for t in ranked:
             best.setdefault(_template_of(cfg, space, t), t)
         # A template whose every trial was pruned still gets its row: its best pruned trial (by
@@ -184,7 +188,6 @@ def select_trials(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> 
         order = {name: i for i, name in enumerate(searched)}
         return sorted(best.values(), key=lambda t: order.get(_template_of(cfg, space, t), len(order)))
     # the chosen trial first, then every other trial asked in its own process (best eval loss first)
-    chosen = selection.chosen_trial(cfg, study)
     asked = [t for t in ranked if selection.measured(t)]
     return ([chosen] if chosen is not None else []) + [t for t in asked if chosen is None or t.number != chosen.number]
 

@@ -448,6 +448,24 @@ def test_every_searched_template_keeps_its_row_when_its_trials_were_pruned(tmp_p
     assert behaviour.searched_templates(search_space.load("quick")) == []
 
 
+def test_the_chosen_trial_is_its_templates_row_when_templates_are_searched(tmp_path):
+    """With select=behaviour the adapter the sweep returns may not be its template's lowest eval
+    loss: the behaviour outputs show that adapter for its template, not a better-loss one."""
+    space = search_space.parse({"params": {"chat_template": {
+        "type": "categorical", "choices": ["chatml", "alpaca"]}}})
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}")
+    dist = {"chat_template": optuna.distributions.CategoricalDistribution(["chatml", "alpaca"])}
+    for tpl, value, privacy in [("chatml", 1.20, 0.0), ("chatml", 1.22, 0.9), ("alpaca", 1.5, 0.5)]:
+        study.add_trial(optuna.trial.create_trial(
+            params={"chat_template": tpl}, distributions=dist, value=value, intermediate_values={4: value},
+            user_attrs={"behaviour_n_probes": 10, "behaviour_privacy_refusal_rate": privacy}))
+    cfg = load_config(["search_space=templates", "select=behaviour"])
+    picked = behaviour.select_trials(cfg, space, study)
+    assert [(t.number, t.params["chat_template"]) for t in picked] == [(1, "chatml"), (2, "alpaca")]
+    loss = behaviour.select_trials(load_config(["search_space=templates", "select=loss"]), space, study)
+    assert [t.number for t in loss] == [0, 2]
+
+
 def test_behaviour_questions_are_not_cut_by_the_eval_loss_subset():
     """data.max_eval_examples cuts the eval-LOSS split to its first rows; the behaviour questions
     come from the whole held-out file (eval.max_examples spreads them, unanswerable ones too)."""
