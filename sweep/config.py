@@ -304,6 +304,15 @@ def validate(cfg: SweepConfig, problems: Problems) -> None:
     m = cfg.model
     if m is not None and m.tiny is None and m.gguf is None and not (m.hub_id or m.path):
         problems.add(f"model.{m.name}", None, "set model.hub_id or model.path")
+    pr = cfg.pruner
+    if pr is not None and isinstance(pr.noise_z, int | float) and not isinstance(pr.noise_z, bool):
+        if pr.noise_z < 0:
+            problems.add("pruner.noise_z", pr.noise_z, "must be >= 0 (0: off; e.g. 2: keep trials within 2 standard errors)")
+        elif pr.noise_z > 0 and pr.name == "hyperband":
+            problems.add("pruner.noise_z", pr.noise_z, "is not supported with pruner=hyperband (its rungs are per "
+                         "bracket); use pruner=successive_halving or median, or pruner.noise_z=0")
+    if cfg.eval is not None and isinstance(cfg.eval.top_k, int) and cfg.eval.top_k < 0:
+        problems.add("eval.top_k", cfg.eval.top_k, "must be 0 (ask no trial while the sweep runs) or more")
     sel = cfg.select  # the weights' metric names are checked against sweep.scoring (engine.preflight)
     if sel is not None and isinstance(sel.max_loss_increase, float) and sel.max_loss_increase < 0:
         problems.add("select.max_loss_increase", sel.max_loss_increase, "must be >= 0 (e.g. 0.05: 5% above the best)")

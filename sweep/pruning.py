@@ -22,7 +22,9 @@ def first_rung(cfg: SweepConfig, min_resource: int | None = None) -> int:
 class NoiseAwarePruner(optuna.pruners.BasePruner):
     """The conf's pruner, except that a trial it would stop is kept while its eval loss is within
     `z` paired standard errors (sweep.noise: the same eval rows, per-row NLL) of the worst trial the
-    rung keeps: the top 1/`reduction_factor` of the trials that reported at this step."""
+    rung keeps: the top 1/`reduction_factor` of the trials that reported at this step (the median
+    pruner keeps the better half: `reduction_factor` 2). Hyperband is refused (config.validate):
+    its rungs are per bracket, and this bar is over every trial of the study."""
 
     def __init__(self, base: optuna.pruners.BasePruner, z: float, reduction_factor: int):
         if z < 0:
@@ -48,8 +50,8 @@ class NoiseAwarePruner(optuna.pruners.BasePruner):
             return False
         mine, theirs = noise.report_rows(trial.user_attrs, step), noise.report_rows(bar_trial.user_attrs, step)
         tokens = noise.rows_of(trial.user_attrs).get("tokens")
-        if not mine or not theirs or not tokens or not len(mine) == len(theirs) == len(tokens):
-            return False  # no rows to judge the noise by: the base pruner decides
+        if not mine or not theirs or not tokens or not len(mine) == len(theirs) == len(tokens) or len(mine) < 2:
+            return False  # no rows (or one) to judge the noise by: the base pruner decides
         se = noise.paired_se(mine, theirs, tokens)
         return noise.within_noise(value, bar_trial.intermediate_values[step], se, self.z)
 

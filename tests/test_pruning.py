@@ -130,6 +130,30 @@ def test_a_trial_within_noise_of_the_rung_is_kept_and_a_clear_loser_is_pruned():
     assert pruner.prune(study, far)
 
 
+def test_one_eval_row_leaves_the_decision_to_the_base_pruner():
+    """One row has no standard error: the noise check steps aside instead of failing the trial."""
+    from sweep.pruning import NoiseAwarePruner
+
+    pruner = NoiseAwarePruner(optuna.pruners.SuccessiveHalvingPruner(min_resource=4, reduction_factor=2),
+                              z=2.0, reduction_factor=2)
+    study = optuna.create_study(pruner=pruner)
+    _rows_trial(study, 4, 1.0, [10.0], [10])
+    worse = _rows_trial(study, 4, 1.1, [11.0], [10], finish=False)
+    assert pruner.prune(study, worse)  # as successive halving alone decides
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["pruner.noise_z=-1"], "pruner.noise_z"),
+    (["pruner=hyperband", "pruner.noise_z=2"], "not supported with pruner=hyperband"),
+    (["eval.top_k=-1"], "eval.top_k"),
+])
+def test_bad_noise_or_top_k_settings_are_refused(overrides, message):
+    from sweep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides)
+
+
 def test_noise_z_comes_from_conf_and_is_off_by_default():
     from sweep.pruning import NoiseAwarePruner, make_pruner
 
