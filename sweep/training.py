@@ -195,6 +195,7 @@ class Trainer:
         branch_until = schedules.stable_until(s.lr_scheduler, warmup, s.total_steps)
         order = self._order()
         evals: list[tuple[int, float]] = []
+        own: list[float] = []  # the run's own eval losses (not a cooldown branch's): best_eval_loss
         losses: list[tuple[int, float]] = []
         first_loss: float | None = None
         self.model.train()
@@ -220,6 +221,8 @@ class Trainer:
                 value = (self._cooldown_branch(optimizer, order, step) if branch
                          else self._timed_eval(step, "main"))
                 evals.append((step, value))
+                if not branch:
+                    own.append(value)
                 if not math.isfinite(value):
                     raise TrialDiverged(f"eval loss is {value} at step {step}")
                 self.reporter.report(step, value)
@@ -232,7 +235,7 @@ class Trainer:
                 if step < s.total_steps and self.reporter.should_prune():
                     raise TrialPruned(f"pruned at step {step} (eval loss {value:.4f})")
         return TrainResult(
-            final_eval_loss=evals[-1][1], best_eval_loss=min(v for _, v in evals), steps=s.total_steps,
+            final_eval_loss=evals[-1][1], best_eval_loss=min(own), steps=s.total_steps,
             eval_history=evals, train_loss_history=losses, train_tokens=self.train_tokens,
             train_time_s=self.train_time_s, eval_time_s=self.eval_time_s, micro_batch_size=self.micro,
             gradient_accumulation_steps=s.effective_batch_size // self.micro, fallbacks=self.fallbacks,

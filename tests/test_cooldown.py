@@ -63,7 +63,13 @@ def test_the_main_run_after_cooldown_branches_is_the_run_without_them():
     branched, rep, trainer = _fit("wsd", 2, eval_prefix=True)
     # the same training losses, step for step, and the same final eval loss: bit for bit
     assert branched.train_loss_history == plain.train_loss_history
+    # the branch at step 8 reported a lower loss than the end, but its model is never saved:
+    # the run's best eval loss is its own
+    assert min(v for _, v in branched.eval_history) < branched.final_eval_loss == branched.best_eval_loss
     assert branched.final_eval_loss == plain.final_eval_loss
+    # the best eval loss is the run's own (a branch's model is never saved): here only the end
+    assert branched.best_eval_loss == branched.final_eval_loss
+    assert plain.best_eval_loss == min(v for _, v in plain.eval_history)
     # WSD over 10 steps decays over the last 2: branches at the reports of steps 2, 4, 6, 8
     # (8 = the decay's start); the main run there, evaluated too, is the plain run's report
     assert [s for s, _ in branched.prefix_history] == [2, 4, 6, 8]
