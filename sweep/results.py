@@ -116,9 +116,10 @@ def _link_or_copy(src: str, dst: str) -> None:
 
 
 def keep_adapters(cfg: SweepConfig, study: optuna.Study) -> None:
-    """Keep the top-K trial adapters by eval loss and those of the trials asked the behaviour
-    questions (any of them can be chosen as the study goes on), publish the chosen trial's
-    (`select`) as best_adapter/, delete other adapters.
+    """Keep the top-K trial adapters by eval loss and those of the trials `select` may still
+    choose (asked the behaviour questions and within its loss guard: the best loss only falls, so
+    a trial outside the guard never comes back), publish the chosen trial's as best_adapter/,
+    delete other adapters.
 
     best_adapter/ hard-links the chosen trial's files (one adapter's bytes on disk).
     A trial's folder keeps its error.log and its answers (behaviour.jsonl); only `adapter/`
@@ -126,7 +127,8 @@ def keep_adapters(cfg: SweepConfig, study: optuna.Study) -> None:
     """
     trials = study.get_trials(deepcopy=False)  # one snapshot for ranking and for "running"
     top = selection.complete(study)
-    chosen = selection.chosen_trial(cfg, study)
+    picked = selection.choose(cfg, study)
+    chosen = picked.trial if picked else None
     running = {t.number for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)}
     trials_dir = cfg.study_dir / "trials"
     dst = cfg.study_dir / "best_adapter"
@@ -144,9 +146,9 @@ def keep_adapters(cfg: SweepConfig, study: optuna.Study) -> None:
             (tmp / "TRIAL").write_text(adapter_marker(chosen) + "\n")
             shutil.rmtree(dst, ignore_errors=True)
             os.replace(tmp, dst)
-    keep = {t.number for t in top[: cfg.keep_adapters]} | {t.number for t in top if selection.measured(t)}
-    if chosen is not None:
-        keep.add(chosen.number)
+    keep = {t.number for t in top[: cfg.keep_adapters]}
+    if picked is not None:
+        keep |= {picked.trial.number, *picked.candidates}
     if trials_dir.is_dir():
         for d in trials_dir.iterdir():
             if d.name.isdigit() and int(d.name) not in keep and int(d.name) not in running:

@@ -57,6 +57,24 @@ def test_behaviour_picks_the_best_score_within_the_loss_guard():
     assert selection.choose(cfg_for("behaviour"), tie).trial.number == 1
 
 
+def test_adapters_kept_are_the_top_k_and_those_select_may_still_choose(tmp_path):
+    """keep_adapters=1 keeps the best loss; behaviour also keeps the measured trials within the
+    loss guard (trial 1, the chosen one 0); a measured trial outside the guard (2) can never be
+    chosen again (the best loss only falls) and loses its adapter."""
+    from sweep import results
+
+    st = _study([(1.572, REFUSES), (1.516, BLANKET_IDK), (1.80, BASE_LIKE), (1.90, None)])
+    for rule, kept in (("behaviour", {0, 1}), ("loss", {1})):
+        cfg = cfg_for(rule, f"output_dir={tmp_path / rule}", "keep_adapters=1")
+        for n in range(4):
+            folder = cfg.study_dir / "trials" / str(n) / "adapter"
+            folder.mkdir(parents=True)
+            (folder / "adapter_config.json").write_text("{}")
+        results.keep_adapters(cfg, st)
+        assert {int(d.name) for d in (cfg.study_dir / "trials").iterdir()} == kept, rule
+        assert (cfg.study_dir / "best_adapter" / "TRIAL").is_file()
+
+
 def test_pareto_picks_the_front_member_nearest_the_ideal_point():
     st = _study([(1.50, BASE_LIKE), (1.52, REFUSES), (1.54, {**REFUSES, "probe_idk_rate": 0.6}),
                  (1.53, BLANKET_IDK)])
