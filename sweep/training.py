@@ -415,13 +415,12 @@ class Trainer:
                     b = self._to_device(collate(self.eval_data[start: start + size], self.pad_id))
                     with self._autocast():
                         logits, labels = answer_logits(self.model, b, self.answers_only)
-                    nll, n = nll_sum(logits, labels)
-                    row_nll, row_n = nll_per_row(logits, labels)
-                    total += float(nll)
-                    count += int(n)
+                    row_nll, row_n = nll_per_row(logits, labels)  # the report is their sum: one pass
+                    total += sum(row_nll)
+                    count += sum(row_n)
                     rows += row_nll
                     tokens += row_n
-                    del b, logits, labels, nll  # the next chunk gets this chunk's memory
+                    del b, logits, labels  # the next chunk gets this chunk's memory
                 except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
                     if not is_oom(exc):
                         raise
