@@ -150,6 +150,7 @@ class Trainer:
         self.eval_time_s = 0.0
         self.fallbacks: list[dict[str, Any]] = []
         self.branch_steps = 0
+        self.in_branch = False  # inside a cooldown branch (its OOM fallbacks say so)
         self.prefix_history: list[tuple[int, float]] = []
         # every eval's per-row NLL sums, keyed "main:STEP" / "branch:STEP" / "prefix:STEP", and
         # "tokens": each row's label count (the same rows in every trial: sweep.noise pairs them)
@@ -268,7 +269,9 @@ class Trainer:
             smaller = next_micro_batch(s.effective_batch_size, self.micro)
             if smaller is None:
                 raise OutOfMemoryAtMinimum(f"out of memory at micro batch 1 (step {self.step})")
-            self.fallbacks.append({"step": self.step, "from_micro_batch": self.micro, "to_micro_batch": smaller})
+            where = {"phase": "cooldown_branch"} if self.in_branch else {}  # the main run's step it forked at
+            self.fallbacks.append({"step": self.step, **where, "from_micro_batch": self.micro,
+                                   "to_micro_batch": smaller})
             self.micro = smaller
         self.scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
         if s.max_grad_norm and s.max_grad_norm > 0:
@@ -310,6 +313,7 @@ class Trainer:
         rng = torch.get_rng_state()
         cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
         base_lrs = [g["lr"] for g in optimizer.param_groups]
+        self.in_branch = True
         try:
             for j, factor in enumerate(schedules.cooldown_factors(s.cooldown_steps)):
                 for g, lr in zip(optimizer.param_groups, base_lrs, strict=True):
@@ -320,6 +324,7 @@ class Trainer:
                     raise TrialDiverged(f"training loss is {loss} in the cooldown branch at step {step}")
             return self._timed_eval(step, "branch")
         finally:
+            self.in_branch = False
             with torch.no_grad():
                 for n, p in params.items():
                     p.copy_(weights[n])

@@ -97,6 +97,27 @@ def test_a_branch_costs_train_time_and_tokens():
     assert min(v for _, v in branched.eval_history) < branched.final_eval_loss == branched.best_eval_loss
 
 
+def test_an_out_of_memory_fallback_inside_a_branch_says_so():
+    """The fallback record names the phase, so a reader does not take it for the main run's
+    step; the smaller micro batch stays (the same gradients, summed in other chunks)."""
+    spec = TrainSpec(learning_rate=5e-3, weight_decay=0.0, warmup_ratio=0.1, lr_scheduler="wsd",
+                     optimizer="adamw_torch", max_grad_norm=1.0, effective_batch_size=4, micro_batch_size=2,
+                     total_steps=10, eval_every=2, seed=0, cooldown_steps=2)
+    trainer = Trainer(_model(), _rows(24), _rows(6, offset=100), spec, 0, Recorder(), torch.device("cpu"))
+
+    class InBranchOnly:  # out of memory at micro batch 2, only while a branch trains
+        def fires(self, phase, size, step):
+            return phase == "forward" and size > 1 and trainer.in_branch
+
+        def message(self, step):
+            return f"injected in a branch at step {step}"
+
+    trainer.oom_fault = InBranchOnly()
+    result = trainer.fit()
+    assert result.fallbacks == [{"step": 2, "phase": "cooldown_branch", "from_micro_batch": 2, "to_micro_batch": 1}]
+    assert result.micro_batch_size == 1 and not trainer.in_branch
+
+
 def test_wsd_is_warm_up_constant_then_linear_decay_to_zero():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     sched = schedules.make("wsd", opt, warmup=2, total_steps=20)
