@@ -212,6 +212,12 @@ def branch_steps_by(rec: dict[str, Any], fidelity: str) -> dict[int, int]:
     return out
 
 
+def branch_steps_until(paid: dict[int, int], step: int) -> int:
+    """Branch steps a trial paid by optimizer step `step` (a report's or a diverged run's last,
+    which may fall between reports): the branches of every report at or before it."""
+    return max((v for s, v in paid.items() if s <= step), default=0)
+
+
 def reported_rows(rec: dict[str, Any], fidelity: str) -> dict[str, list[float]] | None:
     """The per-row NLL sums of what the trial reported, keyed as `sweep.noise.report_rows` reads
     them (`branch:S` where the branch was reported, `main:S` elsewhere); None without rows."""
@@ -410,11 +416,11 @@ class OptunaContender:
                     outcome = Trial(key, "PRUNED", step, (step + paid.get(step, 0)) * batch)
                     break
             if outcome is None:
-                spent = paid.get(table.max_steps, 0)
                 if status == "ok":
+                    spent = branch_steps_until(paid, table.max_steps)
                     outcome = Trial(key, "COMPLETE", table.max_steps, (table.max_steps + spent) * batch, curve[-1][1])
                 else:  # diverged: the Trainer stops at end_step and the engine records FAIL
-                    outcome = Trial(key, "FAIL", end_step, (end_step + paid.get(end_step, spent)) * batch)
+                    outcome = Trial(key, "FAIL", end_step, (end_step + branch_steps_until(paid, end_step)) * batch)
             state = optuna.trial.TrialState[outcome.state]
             study.tell(trial, outcome.value if outcome.state == "COMPLETE" else None, state=state)
             led.record(outcome)
@@ -543,7 +549,7 @@ class AshaContender:
                     break
             if outcome is None:  # a diverged curve ends early; its trial errors out in Tune
                 sched.on_trial_remove(None, handle)
-                outcome = Trial(key, "FAIL", end_step, (end_step + paid.get(end_step, 0)) * batch)
+                outcome = Trial(key, "FAIL", end_step, (end_step + branch_steps_until(paid, end_step)) * batch)
             led.record(outcome)
         return led.result()
 

@@ -219,6 +219,9 @@ def test_the_branch_fidelity_reports_the_branches_and_pays_for_their_steps():
     assert [v for _, v in branch] == pytest.approx([1.4, 1.35, 1.01, 1.0])
     assert replay.branch_steps_by(rec, "branch") == {4: 2, 8: 4, 12: 6, 16: 6}
     assert replay.branch_steps_by(rec, "prefix") == {}
+    # a run that diverged at step 10 (between reports) paid for the branches at 4 and 8
+    assert replay.branch_steps_until(replay.branch_steps_by(rec, "branch"), 10) == 4
+    assert replay.branch_steps_until({}, 10) == 0
     rows = replay.reported_rows(rec, "branch")
     assert rows["branch:4"] == pytest.approx([7.0, 7.0]) and rows["main:16"] == [1.0, 2.0] and "main:4" not in rows
     assert replay.reported_rows(rec, "prefix")["main:4"] == pytest.approx([10.0, 10.0])
