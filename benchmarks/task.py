@@ -152,6 +152,10 @@ def train_config(cfg: Any, space: Any, values: dict[str, Any]) -> dict[str, Any]
     from sweep.errors import TrialDiverged
     from sweep.trial import run_trial
 
+    if cfg.train.cooldown_steps > 0 and not cfg.train.cooldown_eval_prefix:
+        # without the run's own loss at branched reports, `curve` would hold the branches' losses
+        raise ValueError("a table with train.cooldown_steps > 0 needs train.cooldown_eval_prefix=true "
+                         "(the run itself must be evaluated where a branch reports)")
     torch.set_num_threads(1)
     params = space.from_values(values)
     rep = RecordingReporter()

@@ -245,3 +245,11 @@ def test_asha_on_the_branch_fidelity_pays_for_branch_steps():
     complete = [t for t in plain.trials if t.state == "COMPLETE"]
     assert complete and all(t.cost == 16 * 4 for t in complete)  # the run only
     assert all(t.cost == (16 + 6) * 4 for t in branched.trials if t.state == "COMPLETE")  # + 3 branches x 2
+
+
+def test_a_table_with_branches_must_also_evaluate_the_run_itself():
+    """Without the run's own loss at branched reports a table's `curve` would be the branches'."""
+    from sweep.config import load_config
+
+    with pytest.raises(ValueError, match="cooldown_eval_prefix=true"):
+        task.train_config(load_config(["train.cooldown_steps=2"]), None, {})
