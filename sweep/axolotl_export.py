@@ -329,11 +329,12 @@ def export_trial(cfg: SweepConfig, space: SearchSpace, trial: FrozenTrial, out: 
 
 
 def write_axolotl(cfg: SweepConfig, space: SearchSpace, study: optuna.Study) -> None:
-    """Write <study folder>/axolotl.yaml for the best trial (called at the end of a sweep).
+    """Write <study folder>/axolotl.yaml for the chosen trial (`select`: sweep.selection; called
+    at the end of a sweep).
 
-    A best trial that Axolotl cannot express is reported on stderr, not raised: the sweep's
+    A chosen trial that Axolotl cannot express is reported on stderr, not raised: the sweep's
     other outputs are already written and its exit status stays 0. A stale axolotl.yaml from
-    an earlier best trial is removed so the folder never shows another trial's config.
+    an earlier chosen trial is removed so the folder never shows another trial's config.
     """
     best = selection.chosen_trial(cfg, study)
     if best is None:

@@ -1,21 +1,25 @@
 """Behaviour evaluation after the sweep: does the fine-tuned model stop, know the facts, admit
 what it does not?
 
-Eval loss says little about what users see. This module orchestrates the evaluation: it picks
-the subjects (per chat template when `chat_template` is searched, else the top `eval.top_k`
-trials; plus the base model and the base model with retrieved passages, RAG via `sweep.rag`),
-trains a trial again when its adapter was not kept, has each subject answer the held-out
-questions greedily (`sweep.generation`), scores the answers (`sweep.scoring`: the rules and
-metrics) and writes the outputs.
+Eval loss says little about what users see. The trials among the best `eval.top_k` by eval
+loss when they finished were already asked the questions in their own process (sweep.trial,
+`behaviour_*` attrs, what `select` reads) and keep their answers; this module orchestrates the
+evaluation after the sweep: it picks the subjects (`select_trials`: per chat template when
+`chat_template` is searched, else the chosen trial and every trial asked while the sweep ran;
+plus the base model and the base model with retrieved passages, RAG via `sweep.rag`), reuses a
+trial's kept answers, else asks its adapter (trained again when it was not kept), has each other
+subject answer the held-out questions greedily (`sweep.generation`), scores the answers
+(`sweep.scoring`: the rules and metrics) and writes the outputs.
 
 Outputs in the study folder: `behaviour.csv` (one row per evaluated subject: per chat template
-when `chat_template` is searched -- its best finished trial, else its best pruned trial trained
-again for its full length -- else the top `eval.top_k` trials; plus `base`, with each searched
-template when the template is searched, and `rag`), `behaviour.md` (the course's chat_template
-table with numbers), `behaviour_generations.jsonl` (every answer with its verdicts, question,
-reference and key fact: `scripts/rescore_behaviour.py` scores it again with the current rules)
-and `lm_eval/` (the held-out set as an lm-eval task, `sweep.lm_eval_task`). Evaluated trials
-get user attrs `behaviour_<metric>` (study attributes, `record`).
+when `chat_template` is searched -- the chosen trial for its own template, else the template's
+best finished trial, else its best pruned trial trained again for its full length -- else the
+chosen trial and the trials asked while the sweep ran; plus `base`, with each searched template
+when the template is searched, and `rag`), `behaviour.md` (the course's chat_template table with
+numbers), `behaviour_generations.jsonl` (every answer with its verdicts, question, reference and
+key fact: `scripts/rescore_behaviour.py` scores it again with the current rules) and `lm_eval/`
+(the held-out set as an lm-eval task for the chosen trial's template, `sweep.lm_eval_task`). The
+study gets the summary as its user attr `behaviour` (`record`); finished trials are not changed.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
     <output_dir>/<study_name>/
         study.db          Optuna storage (default; any Optuna URL works)
         trials.csv        one row per trial: number, state, value, params, recorded attributes
-        best.yaml         the best trial's full training settings (input of sweep.retrain and sweep.export)
-        best_adapter/     the best trial's LoRA adapter (PEFT format) + tokenizer
-        trials/N/adapter  adapters of the top `keep_adapters` trials only
+        best.yaml         the chosen trial's full training settings (`select`: sweep.selection;
+                          input of sweep.retrain and sweep.export)
+        best_adapter/     the chosen trial's LoRA adapter (PEFT format) + tokenizer
+        trials/N/adapter  adapters of the top `keep_adapters` trials by eval loss, and of the
+                          trials `select` may still choose (see `keep_adapters`)
 
 Everything here is derived from the study (the single source of truth), so it can be
 rewritten at any time, also by another process, and a killed sweep loses none of it.

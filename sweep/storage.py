@@ -35,10 +35,7 @@ def make_storage(url: str, grace_s: int = GRACE_S) -> optuna.storages.BaseStorag
     heartbeats: a RUNNING trial with none for `grace_s` seconds is failed and retried."""
     import warnings
 
-    try:
-        from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
-    except ImportError:  # Optuna < 4.9
-        from optuna.storages import RetryFailedTrialCallback as Retry
+    from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
 
     if url.startswith("journal://"):
         from optuna.storages.journal import JournalFileBackend
