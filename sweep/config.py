@@ -190,6 +190,14 @@ class TrainConfig:
     cooldown_eval_prefix: bool = False  # also evaluate the run itself at branched reports (benchmark tables)
 
 
+@dataclass(frozen=True)
+class FinalistsConfig:
+    """Extra training seeds for the finalists the eval set cannot tell apart (sweep.finalists)."""
+
+    seeds: int = 0  # more training seeds for the best trial and those tied with it; 0: off
+    z: float = 2.0  # tied: within this many paired standard errors of the best (same eval rows)
+
+
 SELECT_RULES = ("behaviour", "pareto", "loss")
 
 
@@ -239,6 +247,7 @@ class SweepConfig:
     train: TrainConfig
     eval: EvalConfig = field(default_factory=EvalConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
+    finalists: FinalistsConfig = field(default_factory=FinalistsConfig)
     objective: Objective = "sft"
     fixed: dict[str, Any] = field(default_factory=dict)
     keep_adapters: int = 1
@@ -304,6 +313,11 @@ def validate(cfg: SweepConfig, problems: Problems) -> None:
     m = cfg.model
     if m is not None and m.tiny is None and m.gguf is None and not (m.hub_id or m.path):
         problems.add(f"model.{m.name}", None, "set model.hub_id or model.path")
+    fin = cfg.finalists
+    if fin is not None and isinstance(fin.seeds, int) and fin.seeds < 0:
+        problems.add("finalists.seeds", fin.seeds, "must be 0 (off) or more, e.g. 2")
+    if fin is not None and isinstance(fin.z, int | float) and fin.z <= 0:
+        problems.add("finalists.z", fin.z, "must be > 0 (e.g. 2: within 2 paired standard errors)")
     pr = cfg.pruner
     if pr is not None and isinstance(pr.noise_z, int | float) and not isinstance(pr.noise_z, bool):
         if pr.noise_z < 0:
@@ -465,7 +479,7 @@ def load_config(overrides: list[str]) -> SweepConfig:
 
 
 __all__ = [
-    "BackendConfig", "ConfigError", "DataConfig", "ExecutorConfig", "GgufSource", "ModelConfig",
+    "BackendConfig", "ConfigError", "DataConfig", "ExecutorConfig", "FinalistsConfig", "GgufSource", "ModelConfig",
     "PrunerConfig", "SamplerConfig", "SelectConfig", "SweepConfig", "TinyArch", "TrackerConfig",
     "TrainConfig", "compose", "from_dict", "load_config", "to_plain",
 ]

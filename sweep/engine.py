@@ -29,6 +29,7 @@ from sweep import (
     data,
     datasource,
     executors,
+    finalists,
     html_report,
     memory,
     models,
@@ -36,6 +37,7 @@ from sweep import (
     pruning,
     results,
     resume,
+    retraining,
     sampling,
     search_space,
     selection,
@@ -208,6 +210,7 @@ def run(cfg: SweepConfig) -> SweepSummary:
     ctx = SweepContext(cfg=cfg, space=space, study=st, progress=progress, on_trial_end=on_trial_end,
                        memory_cap=memory.Planner(cfg, seq_len=longest))
     executors.get(executors.resolve_name(cfg)).run(ctx)
+    retraining.train_finalists(cfg, space, st)  # finalists.seeds > 0: more seeds for those tied within noise
     with storage.study_lock(cfg):
         results.refresh(cfg, space, st)
     problems = finish(cfg, space, st)
@@ -257,10 +260,14 @@ def print_summary(s: SweepSummary, top: int = 5) -> None:
         print(f"* chosen (select={s.cfg.select.name}): trial {chosen.trial.number}, {chosen.reason}; "
               "behaviour = its score on the behaviour questions (- not asked)", file=out)
     done = selection.complete(s.study)
-    tied = noise.tied_with(done[0], done) if done else []
+    z = s.cfg.finalists.z
+    tied = noise.tied_with(done[0], done, z) if done else []
     if tied:
-        print(f"statistically tied with the lowest eval loss (trial {done[0].number}, within 2 paired standard "
-              f"errors on the same eval rows): trials {', '.join(map(str, tied))}", file=out)
+        print(f"statistically tied with the lowest eval loss (trial {done[0].number}, within {z:g} paired standard "
+              f"errors on the same eval rows): trials {', '.join(map(str, tied))}"
+              + ("" if s.cfg.finalists.seeds else "; finalists.seeds=2 trains them with more seeds"), file=out)
+    for line in finalists.summary_lines(s.cfg, s.study):
+        print(line, file=out)
     for problem in s.problems:
         print(f"NOT LOGGED: {problem}", file=out)
     d = s.cfg.study_dir

@@ -27,7 +27,7 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep import noise, selection, trial_settings
+from sweep import finalists, noise, selection, trial_settings
 from sweep.config import SweepConfig, to_plain
 from sweep.search_space import SearchSpace
 
@@ -71,10 +71,16 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
 
 
 def write_trials_csv(study: optuna.Study, path: Path, cfg: SweepConfig | None = None) -> None:
-    """trials.csv; with `cfg`, also each asked trial's `behaviour_score` and which trial `select`
-    chose (`chosen`)."""
+    """trials.csv; with `cfg`, also each asked trial's `behaviour_score`, which trial `select`
+    chose (`chosen`) and, for finalists trained with more seeds, `seed_mean_eval_loss`, `seed_sd`
+    and `n_seeds` (sweep.finalists)."""
     rows = trial_rows(study)
     chosen = selection.choose(cfg, study) if cfg is not None else None
+    means = finalists.seed_means(cfg, study) if cfg is not None else {}
+    for row in rows:
+        if row["number"] in means:
+            mean, sd, n = means[row["number"]]
+            row.update(seed_mean_eval_loss=round(mean, 6), seed_sd=round(sd, 6), n_seeds=n)
     if chosen is not None:
         for row in rows:
             if row["number"] in chosen.scores:

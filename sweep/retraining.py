@@ -1,4 +1,4 @@
-"""Retrain one configuration with this project's trainer, no search.
+"""Retrain one configuration with this project's trainer, no search (and the finalists with more seeds).
 
     python -m sweep.retrain from=<study folder>/best.yaml [max_steps=N | num_epochs=X]
                           [backend=peft] [out=DIR]
@@ -15,19 +15,26 @@ Output in DIR (default `<study folder>/retrain/`):
 
 With the same settings and steps, retraining reproduces the trial: same seed, same model
 initialisation, same example order, same micro batch (the one the trial ended with).
+
+`train_finalists` (called by the engine after the last trial, `finalists.seeds` > 0) trains the
+finalists tied within noise again with other training seeds and records their final eval losses
+on the study (sweep.finalists).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
+import time
 import typing
 from pathlib import Path
 from typing import Any
 
-from sweep import backends, data, results, trial_settings
+from sweep import backends, data, finalists, results, trial_settings
 from sweep.config import SweepConfig, from_dict
 from sweep.errors import ConfigError, Problem, Problems
-from sweep.search_space import TrialParams, check_param_value
+from sweep.search_space import SearchSpace, TrialParams, check_param_value
+from sweep.training import NullReporter
 from sweep.trial import run_trial
 from sweep.trial_settings import TrialSettings
 from sweep.typed import coerce, to_plain
@@ -205,3 +212,35 @@ def parse_args(args: list[str]) -> dict[str, str]:
         problems.add("from", None, "say which settings to retrain: from=<study folder>/best.yaml")
     problems.raise_if_any()
     return parsed
+
+
+def train_finalists(cfg: SweepConfig, space: SearchSpace, study: Any) -> list[int]:
+    """`finalists.seeds` > 0: train the finalists tied within noise again with more training seeds
+    (only the reruns not recorded yet: a resumed sweep trains what is missing) and record each
+    final eval loss on the study (sweep.finalists). Returns the finalists' numbers."""
+    chosen, todo = finalists.todo(cfg, study)
+    if todo:
+        seeds = sorted({s for _, s in todo})
+        print(f"finalists: trials {', '.join(str(t.number) for t in chosen)} (the best and those within "
+              f"{cfg.finalists.z:g} paired standard errors of it), {len(todo)} more training runs "
+              f"(seeds {', '.join(map(str, seeds))})", file=sys.stderr)
+    for trial, seed in todo:
+        finalists.record(cfg, study, trial.number, seed, _finalist_loss(cfg, space, trial, seed))
+    return [t.number for t in chosen]
+
+
+def _finalist_loss(cfg: SweepConfig, space: SearchSpace, trial: Any, seed: int) -> float | None:
+    """One rerun's final eval loss; None (and a line on stderr) when it fails."""
+    # one eval, at the end, and no cooldown branches: the final loss is all a rerun is for
+    quiet = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, cooldown_steps=0,
+                                                               cooldown_eval_prefix=False, eval_every=10**9))
+    t0 = time.perf_counter()
+    try:
+        value = float(run_trial(quiet, space.from_values(trial.params), NullReporter(), train_seed=seed)["value"])
+    except Exception as exc:  # noqa: BLE001 - a rerun that fails (diverged, out of memory) is recorded, not fatal
+        print(f"finalists: trial {trial.number} with seed {seed} failed: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return None
+    print(f"finalists: trial {trial.number} seed {seed}: eval loss {value:.4f} ({time.perf_counter() - t0:.0f} s)",
+          file=sys.stderr)
+    return value

@@ -3,7 +3,8 @@
 Pruning stops trials on eval loss; choosing is a separate decision, because eval loss cannot tell
 a privacy refusal from a blanket "I don't know". The rules:
 
-- `loss`: the complete trial with the lowest eval loss;
+- `loss`: the complete trial with the lowest eval loss; when the finalists were trained with
+  more seeds (`finalists.seeds`, sweep.finalists), the finalist with the lowest mean over seeds;
 - `behaviour`: among the complete trials that were asked the behaviour questions (`behaviour_*`
   attrs, measured in the trial's own process: sweep.trial) and whose eval loss is at most
   `max_loss_increase` above the best complete trial's, the highest behaviour score; eval loss
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweep import finalists
 from sweep.config import SweepConfig
 from sweep.errors import ConfigError, Problem
 from sweep.scoring import ATTR_PREFIX, METRICS
@@ -93,6 +95,11 @@ def choose(cfg: SweepConfig, study: optuna.Study) -> Selection | None:
         return None
     best = ranked[0]
     if cfg.select.name == "loss":
+        by_seeds = finalists.lowest_mean(cfg, study, ranked)
+        if by_seeds is not None:
+            mean, _, n = finalists.seed_means(cfg, study)[by_seeds.number]
+            return Selection(by_seeds, "loss", f"lowest mean eval loss over {n} training seeds among the finalists "
+                             f"tied within noise ({mean:.4f})")
         return Selection(best, "loss", f"lowest eval loss ({best.value:.4f})")
     weights = cfg.select.weights
     limit = best.value * (1 + cfg.select.max_loss_increase)

@@ -62,8 +62,13 @@ def seed_everything(seed: int) -> None:
 
 def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Path | None = None,
               memory_cap: int | None = None,
-              ask_behaviour: Callable[[float], bool] | None = None) -> dict[str, Any]:
+              ask_behaviour: Callable[[float], bool] | None = None,
+              train_seed: int | None = None) -> dict[str, Any]:
     """Train one configuration; returns the trial's attributes (value = final eval loss).
+
+    `train_seed`: the seed of the data order and the adapter's init (default: the study's
+    `seed`); the eval rows are always the study's (drawn with `seed`), so runs with other
+    training seeds are scored on the same rows (sweep.finalists).
 
     `ask_behaviour(final eval loss)`: whether the trained adapter, still in memory, answers the
     behaviour questions now (sweep.questions); its metrics join the attributes as `behaviour_*`
@@ -77,7 +82,8 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
         threads = 1  # toy matmuls: thread sync costs more than it gains (1.1 s vs 7.0 s a trial)
     if threads:
         torch.set_num_threads(threads)
-    seed_everything(cfg.seed)
+    seed = cfg.seed if train_seed is None else train_seed
+    seed_everything(seed)
     reset_peak_memory()  # this trial's peak, not an earlier trial's in the same process
     backend_name = backends.resolve_name(cfg.backend.name)
     backends.check_model_runs_here(cfg.model)  # a Ray worker may lack what the driver checked for
@@ -99,7 +105,7 @@ def run_trial(cfg: SweepConfig, params: TrialParams, reporter: Any, workdir: Pat
         learning_rate=params.learning_rate, weight_decay=params.weight_decay,
         warmup_ratio=params.warmup_ratio, lr_scheduler=params.lr_scheduler, optimizer=params.optimizer,
         max_grad_norm=params.max_grad_norm, effective_batch_size=params.effective_batch_size,
-        micro_batch_size=micro, total_steps=steps, eval_every=cfg.train.eval_every, seed=cfg.seed,
+        micro_batch_size=micro, total_steps=steps, eval_every=cfg.train.eval_every, seed=seed,
         objective=cfg.objective, orpo_lambda=params.orpo_lambda,
         divergence_factor=cfg.train.divergence_factor, eval_batch_size=cfg.train.eval_batch_size,
         answer_logits_only=backend_name != "unsloth",  # Unsloth patches the forward: leave it whole

@@ -1,0 +1,104 @@
+"""Extra training seeds for the finalists the eval set cannot tell apart (`finalists`, conf).
+
+A trial's eval loss is one draw: its seed fixes the data order and the adapter's init, and on the
+real-model tables that seed noise is as large as the differences between the best configurations
+(benchmarks/RESULTS.md). With `finalists.seeds: N` (0, off, by default), after the last trial the
+best complete trial and the trials statistically tied with it (final eval loss within
+`finalists.z` paired standard errors on the same eval rows: `sweep.noise.tied_with`) are trained
+again with N more training seeds (`seed + 1`, ...; the eval rows stay the study's, drawn with
+`seed`). Only the final eval loss is needed: the reruns evaluate once, at the end, and run no
+cooldown branches (a branch never changes the run: tests/test_cooldown.py).
+
+Each rerun's final eval loss is stored on the study as it ends (user attr `finalists`: trial
+number -> {training seed: eval loss, or null when the rerun failed}); a resumed sweep trains only
+what is missing, and a failed rerun is recorded and skipped, never fatal. The study's own trials
+are not changed. `seed_means` is what the summary prints and what `select=loss` reads: among
+finalists it chooses the lowest mean over seeds (best.yaml, axolotl.yaml and the export are a
+configuration: the better one in expectation); best_adapter/ is that trial's own adapter.
+
+This module holds the finalists and their records (what `select` reads, no training);
+`sweep.retraining.train_finalists` runs the reruns, in the driver process, one after another.
+"""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweep import noise, storage
+from sweep.config import SweepConfig
+
+ATTR = "finalists"
+
+
+def finalists(cfg: SweepConfig, study: optuna.Study) -> list[FrozenTrial]:
+    """The best complete trial first, then those tied with it (by eval loss)."""
+    done = sorted((t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None),
+                  key=lambda t: t.value)
+    if not done:
+        return []
+    tied = set(noise.tied_with(done[0], done, cfg.finalists.z))
+    return [done[0], *(t for t in done[1:] if t.number in tied)]
+
+
+def recorded(study: optuna.Study) -> dict[int, dict[int, float | None]]:
+    """Trial number -> {training seed: final eval loss (None: the rerun failed)} of the reruns."""
+    raw = study.user_attrs.get(ATTR) or {}
+    return {int(n): {int(s): v for s, v in seeds.items()} for n, seeds in raw.items()}
+
+
+def seed_means(cfg: SweepConfig, study: optuna.Study) -> dict[int, tuple[float, float, int]]:
+    """Finalist trial number -> (mean, standard deviation, number of seeds) of its final eval loss
+    over the study's seed (the trial itself) and the reruns that finished; {} without reruns."""
+    runs = recorded(study)
+    if not runs:
+        return {}
+    out = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.number not in runs or t.value is None:
+            continue
+        values = [t.value, *(v for v in runs[t.number].values() if v is not None and math.isfinite(v))]
+        mean = sum(values) / len(values)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        out[t.number] = (mean, sd, len(values))
+    return out
+
+
+def todo(cfg: SweepConfig, study: optuna.Study) -> tuple[list[FrozenTrial], list[tuple[FrozenTrial, int]]]:
+    """The finalists, and the (trial, training seed) reruns not recorded yet."""
+    chosen = finalists(cfg, study) if cfg.finalists.seeds > 0 else []
+    done = recorded(study)
+    seeds = [cfg.seed + k for k in range(1, cfg.finalists.seeds + 1)]
+    return chosen, [(t, s) for t in chosen for s in seeds if s not in done.get(t.number, {})]
+
+
+def record(cfg: SweepConfig, study: optuna.Study, number: int, seed: int, value: float | None) -> None:
+    """Store one rerun's final eval loss (None: it failed) on the study."""
+    with storage.study_lock(cfg):  # read-modify-write of one study attr
+        runs = study.user_attrs.get(ATTR) or {}
+        runs.setdefault(str(number), {})[str(seed)] = value
+        study.set_user_attr(ATTR, runs)
+
+
+def summary_lines(cfg: SweepConfig, study: optuna.Study) -> list[str]:
+    """The summary's lines on the finalists' seed means; [] without reruns."""
+    means = seed_means(cfg, study)
+    if not means:
+        return []
+    lines = [f"finalists over {max(n for _, _, n in means.values())} training seeds (same eval rows): "
+             "trial, mean eval loss +- sd"]
+    for number, (mean, sd, k) in sorted(means.items(), key=lambda kv: kv[1][0]):
+        lines.append(f"  {number}: {mean:.4f} +- {sd:.4f} ({k} seeds)")
+    return lines
+
+
+def lowest_mean(cfg: SweepConfig, study: optuna.Study, complete: list[FrozenTrial]) -> FrozenTrial | None:
+    """Among `complete` trials, the finalist with the lowest mean over seeds; None without reruns."""
+    means = seed_means(cfg, study)
+    pool = [t for t in complete if t.number in means]
+    return min(pool, key=lambda t: (means[t.number][0], t.value)) if pool else None
+
+
+__all__ = ["ATTR", "finalists", "lowest_mean", "record", "recorded", "seed_means", "summary_lines", "todo"]
