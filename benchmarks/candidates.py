@@ -211,3 +211,68 @@ class IncumbentGuard(BasePruner):
 def guarded(cfg: Any, space: Any, top_k: int = 3, n_startup_trials: int = 3) -> BasePruner:
     """`IncumbentGuard` around the engine's own pruner (conf/pruner)."""
     return IncumbentGuard(make_pruner(cfg), top_k=top_k, n_startup_trials=n_startup_trials)
+
+
+class ExtrapolatingRungsPruner(BasePruner):
+    """Successive-halving rungs that rank trials on their *extrapolated* final eval loss.
+
+    Issue 22's third fidelity: a prefix of a decaying schedule ranks badly (a high learning rate
+    is worst at its first reports and best at the end), so compare trials on the final loss
+    predicted from their own report and the study's finished trials, fitted on data at hand (no
+    downloaded learning-curve surrogate). At a rung step s, a least-squares fit over the COMPLETE
+    trials that reported at s, `final ~ a + b * L_s + c * log(lr)`, predicts every trial's final
+    from its report at s and its learning rate; a trial is kept when its prediction is among the
+    best 1/`reduction_factor` of the trials that reported at s (Optuna's successive-halving
+    rule: with fewer than `reduction_factor` of them only the best is kept). With fewer than
+    `min_fit` finished trials there is no fit and the report itself is ranked (plain SH).
+    """
+
+    def __init__(self, first_rung: int, reduction_factor: int = 3, min_fit: int = 5, ridge: float = 1e-3) -> None:
+        if first_rung < 1 or reduction_factor < 2 or min_fit < 3:
+            raise ValueError(f"need first_rung >= 1, reduction_factor >= 2, min_fit >= 3, but got "
+                             f"{first_rung=}, {reduction_factor=}, {min_fit=}.")
+        self.first_rung, self.rf, self.min_fit, self.ridge = first_rung, reduction_factor, min_fit, ridge
+
+    def is_rung(self, step: int) -> bool:
+        r = self.first_rung
+        while r < step:
+            r *= self.rf
+        return r == step
+
+    @staticmethod
+    def _lr(t: FrozenTrial) -> float:
+        return math.log(float(t.params.get("learning_rate", 1.0)))
+
+    def predictor(self, done: list[FrozenTrial], step: int) -> Any:
+        """value at `step`, trial -> predicted final; None when too few finished trials reported."""
+        import numpy as np
+
+        fit = [t for t in done if step in t.intermediate_values and t.value is not None]
+        if len(fit) < self.min_fit:
+            return None
+        x = np.array([[1.0, t.intermediate_values[step], self._lr(t)] for t in fit])
+        y = np.array([t.value for t in fit])
+        coef = np.linalg.solve(x.T @ x + self.ridge * np.eye(3), x.T @ y)
+        return lambda value, t: float(coef[0] + coef[1] * value + coef[2] * self._lr(t))
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None or not self.is_rung(step):
+            return False
+        value = trial.intermediate_values[step]
+        if math.isnan(value):
+            return True
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
+        peers = [t for t in trials if t.number != trial.number and step in t.intermediate_values]
+        done = [t for t in trials if t.state == TrialState.COMPLETE]
+        predict = self.predictor(done, step) or (lambda v, t: v)
+        mine = predict(value, trial)
+        competing = sorted([mine, *(predict(t.intermediate_values[step], t) for t in peers)])
+        keep = max(len(competing) // self.rf, 1)
+        return mine > competing[keep - 1]
+
+
+def extrapolating(cfg: Any, space: Any, min_fit: int = 5) -> BasePruner:
+    """`ExtrapolatingRungsPruner` on the conf's rungs (first rung, reduction factor)."""
+    return ExtrapolatingRungsPruner(first_rung=first_rung(cfg), reduction_factor=cfg.pruner.reduction_factor,
+                                    min_fit=min_fit)

@@ -253,3 +253,25 @@ def test_a_table_with_branches_must_also_evaluate_the_run_itself():
 
     with pytest.raises(ValueError, match="cooldown_eval_prefix=true"):
         task.train_config(load_config(["train.cooldown_steps=2"]), None, {})
+
+
+def test_the_extrapolating_pruner_keeps_a_slow_starting_high_learning_rate():
+    """Finished trials teach the fit that a high lr's report at step 4 understates how low it
+    ends; a new high-lr trial that is worst at step 4 is kept, where plain SH stops it."""
+    import optuna
+
+    from benchmarks.candidates import ExtrapolatingRungsPruner
+
+    dist = {"learning_rate": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    study = optuna.create_study()
+    # (lr, report at step 4, final): higher lr = worse at 4, better at the end
+    for lr, early, final in [(1e-4, 1.50, 1.40), (3e-4, 1.52, 1.30), (1e-3, 1.55, 1.20), (3e-3, 1.60, 1.10),
+                             (1e-2, 1.66, 1.02), (2e-4, 1.51, 1.36)]:
+        study.add_trial(optuna.trial.create_trial(params={"learning_rate": lr}, distributions=dist, value=final,
+                                                  intermediate_values={4: early, 16: final}))
+    new = optuna.trial.create_trial(params={"learning_rate": 8e-3}, distributions=dist,
+                                    state=optuna.trial.TrialState.RUNNING, intermediate_values={4: 1.65})
+    pruner = ExtrapolatingRungsPruner(first_rung=4, reduction_factor=3, min_fit=5)
+    assert not pruner.prune(study, new)  # predicted final ~1.04: among the best third
+    assert ExtrapolatingRungsPruner(first_rung=4, reduction_factor=3, min_fit=10).prune(study, new)  # no fit: SH
+    assert pruner.is_rung(4) and pruner.is_rung(12) and not pruner.is_rung(8)
