@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import statistics
 import zlib
 from collections.abc import Callable, Sequence
@@ -42,6 +43,7 @@ from typing import Any
 from benchmarks import task
 
 THRESHOLD = 0.02  # normalised regret of a "hit"
+CRN_ENV = "BENCH_REPLAY_CRN"
 LR = "learning_rate"
 TOP_K = 5
 
@@ -61,6 +63,10 @@ class Table:
     meta: dict[str, Any] = field(default_factory=dict)
     _grid_cost: int | None = field(default=None, repr=False)
     _best: float | None = field(default=None, repr=False)
+    _common: list[str] | None = field(default=None, repr=False)
+    # replay with common random numbers (`trial_record`); `python -m benchmarks.suite --crn` sets
+    # CRN_ENV, so the worker processes that load the table read it too
+    crn: bool = field(default_factory=lambda: os.environ.get(CRN_ENV, "") == "1")
 
     @classmethod
     def load(cls, path: Path | str = task.REFERENCE_FILE) -> Table:
@@ -98,7 +104,8 @@ class Table:
 
     def subset(self, keys: Sequence[str]) -> Table:
         """A smaller table (tests): the same task, fewer configurations."""
-        return dataclasses.replace(self, configs={k: self.configs[k] for k in keys}, _grid_cost=None, _best=None)
+        return dataclasses.replace(self, configs={k: self.configs[k] for k in keys}, _grid_cost=None, _best=None,
+                                   _common=None)
 
     # ---- oracle
     def finals(self) -> dict[str, float]:
@@ -128,8 +135,22 @@ class Table:
     def seeds(self, key: str) -> list[str]:
         return sorted(self.configs[key]["seeds"])
 
+    def common_seeds(self) -> list[str]:
+        """The training seeds every configuration of the table has (the top ones may have more)."""
+        if self._common is None:
+            self._common = sorted(set.intersection(*(set(c["seeds"]) for c in self.configs.values())), key=int)
+        return self._common
+
     def trial_record(self, key: str, run_seed: int) -> dict[str, Any]:
-        """The recorded run (one seed) a trial of `key` replays in run `run_seed`."""
+        """The recorded run (one seed) a trial of `key` replays in run `run_seed`.
+
+        Independent draws (the default, what the published figures used): each configuration's
+        seed is drawn from its own seeds by a hash of (run seed, key). Common random numbers
+        (`crn`, as a live study runs: every trial of a study has the study's seed, so the data
+        order and the init are shared): one of the common seeds for every trial of the run."""
+        if self.crn:
+            common = self.common_seeds()
+            return self.configs[key]["seeds"][common[run_seed % len(common)]]
         seeds = self.seeds(key)
         pick = seeds[zlib.crc32(f"{run_seed}|{key}".encode()) % len(seeds)]
         return self.configs[key]["seeds"][pick]

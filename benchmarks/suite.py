@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -400,14 +401,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tables", default=None, help="comma-separated table names (default: every built table)")
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md (suite.json is written)")
     ap.add_argument("--from-json", action="store_true", help="render the block from suite.json, replay nothing")
+    ap.add_argument("--json", type=Path, default=SUITE_JSON, help="where the results go (default: suite.json)")
+    ap.add_argument("--crn", action="store_true",
+                    help="common random numbers: every trial of a replay run has the same training seed, as in "
+                         "a live study (default: each configuration's seed drawn on its own, as published)")
     args = ap.parse_args(argv)
     if args.from_json:
-        res = json.loads(SUITE_JSON.read_text())
+        res = json.loads(args.json.read_text())
     else:
         global CANDIDATE_FILTER
         CANDIDATE_FILTER = args.candidates.split(";") if args.candidates else None
+        if args.crn:
+            os.environ[replay.CRN_ENV] = "1"  # read by every Table loaded here and in the workers
         res = run_suite(args.seeds, args.workers, args.tables.split(",") if args.tables else None)
-        SUITE_JSON.write_text(json.dumps(res, indent=1, default=str) + "\n")
+        res["crn"] = bool(args.crn)
+        args.json.write_text(json.dumps(res, indent=1, default=str) + "\n")
     md = markdown(res)
     print(md)
     if not args.no_write:

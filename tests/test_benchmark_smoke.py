@@ -275,3 +275,19 @@ def test_the_extrapolating_pruner_keeps_a_slow_starting_high_learning_rate():
     assert not pruner.prune(study, new)  # predicted final ~1.04: among the best third
     assert ExtrapolatingRungsPruner(first_rung=4, reduction_factor=3, min_fit=10).prune(study, new)  # no fit: SH
     assert pruner.is_rung(4) and pruner.is_rung(12) and not pruner.is_rung(8)
+
+
+def test_common_random_numbers_give_every_trial_of_a_run_the_same_seed():
+    """As a live study: one training seed for every trial of a replay run (the top configuration's
+    extra seed is never drawn); independent draws mix seeds within a run."""
+    def rec(seed):
+        return {"curve": [[4, 1.0 + int(seed)]], "status": "ok", "seed": seed}
+
+    configs = {f"k{i}": {"values": {}, "seeds": {s: rec(s) for s in ("0", "1")}} for i in range(8)}
+    configs["k0"]["seeds"]["2"] = rec("2")
+    table = replay.Table(names=("learning_rate",), configs=configs, initial=2.0, max_steps=4, eval_every=4, crn=True)
+    assert table.common_seeds() == ["0", "1"]
+    for run_seed in range(4):
+        assert {table.trial_record(k, run_seed)["seed"] for k in configs} == {str(run_seed % 2)}
+    mixed = replay.Table(names=("learning_rate",), configs=configs, initial=2.0, max_steps=4, eval_every=4, crn=False)
+    assert any(len({mixed.trial_record(k, s)["seed"] for k in configs}) > 1 for s in range(4))
