@@ -310,18 +310,20 @@ def markdown(res: dict[str, Any]) -> str:
          f"Generated {res['date']}. Replay seeds: selection {res['loto']['selection_seeds']}, report "
          f"{res['loto']['report_seeds']} (inclusive); every figure below is on the report seeds, which no "
          "choice saw. Intervals: 90% bootstrap over replay seeds.", "",
-         "| table | configs | steps / eval every | hits | runs with 2+ seeds | seed noise (regret units) | build CPU |",
-         "|---|---:|---:|---:|---:|---:|---:|"]
+         "| table | configs | steps / eval every | hits | runs with 2+ seeds | seed noise (regret units) "
+         "| within-seed noise (regret units) | build CPU |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for n, t in res["tables"].items():
         d = t["describe"]
         part = d["partial"]
         cfgs = f"{d['configs']}" + (f" (partial: {part['trained']} of {part['grid']} trained, largest complete "
                                     f"sub-grid {part['kept']})" if part else "")
         noise = d["seed_noise"]["median_final_sd_normalised"] if d["seed_noise"] else None
+        within = (d["seed_noise"] or {}).get("median_within_seed_sd_normalised")
         cost = f"{d['wall_s_total'] / 60:.0f} min ({d['runs']} runs, median {d['wall_s_median']} s)" \
             if d.get("wall_s_total") else "-"
         L.append(f"| {n} | {cfgs} | {d['max_steps']} / {d['eval_every']} | {d['hits']} ({d['hit_pct']}%) "
-                 f"| {d['configs_with_2plus_seeds']} | {_f(noise, 4)} | {cost} |")
+                 f"| {d['configs_with_2plus_seeds']} | {_f(noise, 4)} | {_f(within, 4)} | {cost} |")
     L += ["", "### Per table: engine (conf/ defaults), baselines and candidates (report seeds)", ""]
     for n, rep in res["loto"]["report"].items():
         L += [f"**{n}**", "", "| contender | median share of grid | vs random [90% CI] | vs ASHA [90% CI] "

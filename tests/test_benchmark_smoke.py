@@ -291,3 +291,16 @@ def test_common_random_numbers_give_every_trial_of_a_run_the_same_seed():
         assert {table.trial_record(k, run_seed)["seed"] for k in configs} == {str(run_seed % 2)}
     mixed = replay.Table(names=("learning_rate",), configs=configs, initial=2.0, max_steps=4, eval_every=4, crn=False)
     assert any(len({mixed.trial_record(k, s)["seed"] for k in configs}) > 1 for s in range(4))
+
+
+def test_within_seed_noise_removes_what_a_seed_does_to_every_configuration():
+    """Seed 1 ends 0.1 higher for every configuration: raw seed noise 0.07, none within the seed."""
+    def rec(final):
+        return {"curve": [[4, final]], "status": "ok"}
+
+    configs = {f"k{i}": {"values": {}, "final": 1.0 + i / 10,
+                         "seeds": {"0": rec(1.0 + i / 10), "1": rec(1.1 + i / 10)}} for i in range(5)}
+    table = replay.Table(names=("learning_rate",), configs=configs, initial=2.0, max_steps=4, eval_every=4)
+    noise = run.seed_noise(table)
+    assert noise["median_final_sd"] == pytest.approx(0.1 / 2 ** 0.5)
+    assert noise["median_within_seed_sd"] == pytest.approx(0.0, abs=1e-12)
