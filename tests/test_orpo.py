@@ -244,7 +244,7 @@ def _eval_tokens_of_a_trial(monkeypatch, overrides: list[str]) -> tuple[list[int
     from sweep.trial import run_trial
 
     seen: list[int] = []
-    real = sweep.objectives.nll_sum  # the original, also when an earlier call patched sweep.train
+    real = sweep.objectives.nll_per_row  # the original, also when an earlier call patched sweep.training
 
     def recording(logits, labels):
         if not torch.is_grad_enabled():  # evaluate() runs under no_grad; training does not
@@ -252,7 +252,7 @@ def _eval_tokens_of_a_trial(monkeypatch, overrides: list[str]) -> tuple[list[int
             seen.extend(shifted[shifted != IGNORE].tolist())
         return real(logits, labels)
 
-    monkeypatch.setattr(sweep.training, "nll_sum", recording)
+    monkeypatch.setattr(sweep.training, "nll_per_row", recording)  # what evaluate() scores with
     cfg = load_config([*overrides, "eval.behaviour=false", "train.eval_every=1"])
     rec = _Recorder()
     run_trial(cfg, TrialParams(max_steps=1, effective_batch_size=4, lora_r=4), rec)
