@@ -104,7 +104,10 @@ CANDIDATE_FILTER: list[str] | None = None  # --candidates
 
 
 def baselines() -> list[Contender]:
-    return [OptunaContender("random", ("sampler=random", "pruner=none")), AshaContender()]
+    """Random search, ASHA as a Ray Tune user runs it (the run's own loss), and ASHA's second row
+    with the engine's fidelity (cooldown branches; the same as the first on tables without them)."""
+    return [OptunaContender("random", ("sampler=random", "pruner=none")), AshaContender(),
+            AshaContender(name="asha(branch)", fidelity="branch")]
 
 
 MIN_CONFIGS = 12  # a partial table whose largest complete sub-grid is smaller is left out of the suite
@@ -186,7 +189,7 @@ def leave_one_out(paths: list[tuple[str, Path]], seeds: int, workers: int) -> di
         selection[n] = figures(runs, loaded[n])
         runs = replay_table(p, [*cands, *base], rep_seeds, workers)
         report[n] = figures(runs, loaded[n])
-        print(f"[suite] {n}: {len(cands)} candidates + 2 baselines x {seeds} seeds x 2 seed sets "
+        print(f"[suite] {n}: {len(cands)} candidates + {len(base)} baselines x {seeds} seeds x 2 seed sets "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
     pool = [c.name for c in cands]
     held = {}
