@@ -164,7 +164,11 @@ class Table:
         return curve, int(rec.get("end_step") or (curve[-1][0] if curve else 0)), rec["status"]
 
     def batch(self, key: str) -> int:
-        return int(self.configs[key]["values"]["effective_batch_size"])
+        """The configuration's effective batch: searched, or fixed by the table's space."""
+        values = self.configs[key]["values"]
+        if "effective_batch_size" in values:
+            return int(values["effective_batch_size"])
+        return int(self.meta["task"]["space"]["fixed"]["effective_batch_size"])
 
     def full_cost(self, key: str) -> int:
         return self.max_steps * self.batch(key)
