@@ -243,7 +243,7 @@ def build(spec: Spec, workers: int) -> dict[str, Any]:
     return table
 
 
-def aggregate(spec: Spec) -> dict[str, Any]:
+def aggregate(spec: Spec, where: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """Journal -> table.json: per-seed curves, each configuration's mean curve, metadata.
 
     Configurations have different numbers of seeds (the top ones more). A configuration's mean
@@ -254,6 +254,10 @@ def aggregate(spec: Spec) -> dict[str, Any]:
     against the others unfairly. The final over all of a configuration's seeds is kept as
     `final_all_seeds`; the extra seeds measure noise (`run.seed_noise`) and give replays their
     single-seed curves. A configuration not trained yet is absent (partial table).
+
+    `where` (`--where lr_scheduler=wsd,cosine`): only configurations whose values are among
+    those listed, e.g. the schedules a build has finished for every seed while the next one is
+    still running (its first seeds would otherwise cut the common seeds); recorded in `built`.
     """
     if spec.legacy:
         raise SystemExit(f"{spec.name} is built by `python -m benchmarks.reference` (its own journal)")
@@ -263,6 +267,8 @@ def aggregate(spec: Spec) -> dict[str, Any]:
     space = task.task_space(cfg)
     trained: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     for values in task.all_configs(space):
+        if where and any(str(values.get(k)) not in allowed for k, allowed in where.items()):
+            continue
         key = task.config_key(values, names_)
         per_seed = {str(s): {k: r.get(k) for k in ("curve", "status", "end_step", "train_time_s", "eval_time_s",
                                                    "wall_s", *(x for x in RECORDED if x in r))}
@@ -280,7 +286,7 @@ def aggregate(spec: Spec) -> dict[str, Any]:
             entry["final_all_seeds"] = round(reference.mean_curve([r["curve"] for r in per_seed.values()])[-1][1], 6)
         configs[key] = entry
     old = json.loads(spec.table_path.read_text()) if spec.table_path.is_file() else {}
-    walls = [r["wall_s"] for r in runs.values() if r.get("wall_s")]
+    walls = [r["wall_s"] for c in configs.values() for r in c["seeds"].values() if r.get("wall_s")]
     fixed = space.fixed if hasattr(space, "fixed") else {}
     table = {
         "format": 1,
@@ -295,7 +301,8 @@ def aggregate(spec: Spec) -> dict[str, Any]:
         "built": {"date": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
                   "versions": reference.versions(), "machine": reference.machine(),
                   "seeds": list(spec.seeds), "top": {"n": spec.top_n, "seeds": list(spec.top_seeds)},
-                  "grid_size": len(configs_in_order), "trained_configs": len(configs), "runs": len(runs),
+                  "grid_size": len(configs_in_order), "trained_configs": len(configs),
+                  "runs": sum(len(c["seeds"]) for c in configs.values()), "where": where or None,
                   "wall_s_total": round(sum(walls), 1),
                   "wall_s_median": round(sorted(walls)[len(walls) // 2], 2) if walls else None,
                   "note": "built on a shared 2-core CPU machine; curves are deterministic, times are noisy"},
@@ -304,7 +311,8 @@ def aggregate(spec: Spec) -> dict[str, Any]:
         "configs": configs,
     }
     spec.table_path.write_text(json.dumps(table, separators=(",", ":")) + "\n")
-    print(f"wrote {spec.table_path}: {len(configs)}/{len(configs_in_order)} configurations, {len(runs)} runs",
+    print(f"wrote {spec.table_path}: {len(configs)}/{len(configs_in_order)} configurations, "
+          f"{table['built']['runs']} runs",
           flush=True)
     return table
 
@@ -342,6 +350,9 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--of", type=int, default=1)
             p.add_argument("--resume", action="store_true", help="(always: a build continues its journal)")
             p.add_argument("--reverse", action="store_true", help="worker: take the list from its end")
+        if name == "aggregate":
+            p.add_argument("--where", action="append", default=[], metavar="NAME=V1,V2",
+                           help="only configurations with these values (repeatable)")
     args = ap.parse_args(argv)
     if args.cmd == "list":
         for n in names():
@@ -354,7 +365,13 @@ def main(argv: list[str] | None = None) -> None:
     elif args.cmd == "worker":
         run_worker(spec, args.index, args.of, args.reverse)
     elif args.cmd == "aggregate":
-        aggregate(spec)
+        where = {}
+        for item in args.where:
+            name, _, values = item.partition("=")
+            if not values:
+                raise SystemExit(f"--where {item!r}: write NAME=V1,V2 (e.g. lr_scheduler=wsd,cosine)")
+            where[name] = values.split(",")
+        aggregate(spec, where)
     elif args.cmd == "estimate":
         estimate(spec)
     else:
