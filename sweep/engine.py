@@ -89,6 +89,11 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
                                   "rendered with a chat template (every trial would be the same); use chat "
                                   "data (e.g. data=sample_chat) or drop chat_template from the space"))
     pruning.make_pruner(cfg)  # bad pruner arguments -> ConfigError
+    steps = _possible_float(space, "max_steps")  # the shortest trial, when steps are fixed or searched
+    warning = pruning.warmup_warning(cfg, int(min(steps)) if steps else None,
+                                     max(_possible_float(space, "warmup_ratio")))
+    if warning:
+        print(warning, file=sys.stderr)
     selection.check(cfg)  # select.weights name behaviour metrics
     storage.check_storage(cfg)
     if any(o in ("adamw_8bit", "paged_adamw_8bit") for o in _possible(space, "optimizer")):
@@ -119,6 +124,15 @@ def _possible(space: SearchSpace, name: str) -> set[Any]:
         if p.name == name:
             return set(p.choices)
     return {space.fixed.get(name, getattr(TrialParams(), name))}
+
+
+def _possible_float(space: SearchSpace, name: str) -> set[float]:
+    """`_possible` as numbers, with a searched range's ends; empty when a value is unset (None)."""
+    for p in space.params:
+        if p.name == name and p.type != "categorical":
+            return {float(p.low), float(p.high)}
+    values = _possible(space, name)
+    return set() if None in values else {float(v) for v in values}
 
 
 def _check_encoding(cfg: SweepConfig, space: SearchSpace, location: str, train_rows, eval_rows) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep import noise
+from sweep import noise, schedules
 from sweep.config import SweepConfig
 from sweep.errors import ConfigError, Problem
 
@@ -54,6 +54,22 @@ class NoiseAwarePruner(optuna.pruners.BasePruner):
             return False  # no rows (or one) to judge the noise by: the base pruner decides
         se = noise.paired_se(mine, theirs, tokens)
         return noise.within_noise(value, bar_trial.intermediate_values[step], se, self.z)
+
+
+def warmup_warning(cfg: SweepConfig, max_steps: int | None, warmup_ratio: float) -> str | None:
+    """A line for the user when the pruner's first rung falls inside the learning-rate warm-up
+    of a `max_steps`-step trial (the largest `warmup_ratio` the space can pick): trials would be
+    compared before they reach their learning rate, where a high rate looks worst (issue 22's
+    short-horizon bias). None when it does not, or the steps are not fixed, or nothing prunes."""
+    if cfg.pruner.name == "none" or not max_steps:
+        return None
+    warm = schedules.warmup_steps(warmup_ratio, max_steps)
+    first = first_rung(cfg)
+    if first > warm:
+        return None
+    return (f"warning: the pruner's first rung (step {first}) is inside the learning-rate warm-up (steps 1-{warm} "
+            f"of {max_steps} at warmup_ratio {warmup_ratio:g}): trials are compared before they reach their "
+            f"learning rate; set pruner.n_warmup_steps={warm + 1} or more (or raise pruner.min_resource)")
 
 
 def make_pruner(cfg: SweepConfig, max_steps: int | None = None) -> optuna.pruners.BasePruner:

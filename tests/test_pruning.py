@@ -209,3 +209,20 @@ def test_rows_of_reads_one_attr_per_report_and_the_older_single_dict():
     assert noise.final_rows(legacy) == ([1.0, 2.0], [3, 4])
     assert noise.final_rows(split) == ([0.5, 1.5], [3, 4])
     assert noise.report_rows(split, 4) == [1.0, 2.0] and noise.report_rows(split, 6) is None
+
+
+def test_a_first_rung_inside_the_warm_up_is_pointed_out(tmp_path, capsys):
+    """Short-horizon bias: trials compared before they reach their learning rate. The shipped CPU
+    demo's first rung (step 8 of 16, warm-up 2 steps) is after it; a 30% warm-up with a first
+    rung at the first report is not, and the preflight says so with the fix."""
+    from sweep import engine, pruning, search_space
+
+    demo = load_config(["model=smollm2"])  # the CPU demo budget: eval every 4, first rung at 2 reports
+    assert pruning.first_rung(demo) == 8 and pruning.warmup_warning(demo, 16, 0.1) is None
+    late = load_config(["pruner.min_resource=1", "train.eval_every=4", "+fixed.warmup_ratio=0.3", "+fixed.max_steps=16"])
+    line = pruning.warmup_warning(late, 16, 0.3)
+    assert "first rung (step 4) is inside the learning-rate warm-up (steps 1-5 of 16" in line
+    assert "pruner.n_warmup_steps=6" in line
+    assert pruning.warmup_warning(load_config(["pruner=none"]), 16, 0.3) is None
+    engine.preflight(late, search_space.load_for_config(late))
+    assert "inside the learning-rate warm-up" in capsys.readouterr().err
