@@ -306,3 +306,25 @@ def test_within_seed_noise_removes_what_a_seed_does_to_every_configuration():
     noise = run.seed_noise(table)
     assert noise["median_final_sd"] == pytest.approx(0.1 / 2 ** 0.5)
     assert noise["median_within_seed_sd"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_aggregate_where_keeps_only_the_finished_schedules(tmp_path):
+    """smollm2_chat_sched's journal has WSD and cosine for both seeds and linear still building:
+    `--where lr_scheduler=wsd,cosine` aggregates those two, every configuration on both seeds,
+    and records the restriction; without it, linear's rows are in."""
+    import dataclasses
+    import shutil
+
+    spec = tables.load_spec("smollm2_chat_sched")
+    if not spec.table_path.is_file():
+        pytest.skip("smollm2_chat_sched is not built")
+    out = tmp_path / "table.json"
+    shutil.copy(spec.table_path, out)  # its initial loss is reused: no model is loaded
+    spec = dataclasses.replace(spec, table_file=out)
+    table = tables.aggregate(spec, {"lr_scheduler": ["wsd", "cosine"]})
+    scheds = {c["values"]["lr_scheduler"] for c in table["configs"].values()}
+    assert scheds == {"wsd", "cosine"} and len(table["configs"]) == 48
+    assert all(set(c["seeds"]) == {"0", "1"} for c in table["configs"].values())
+    assert table["built"]["where"] == {"lr_scheduler": ["wsd", "cosine"]} and table["built"]["runs"] == 96
+    everything = tables.aggregate(spec)
+    assert "linear" in {c["values"]["lr_scheduler"] for c in everything["configs"].values()}
