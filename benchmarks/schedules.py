@@ -1,6 +1,7 @@
 """The schedule question of issue 22, on a table that records several `lr_scheduler`s.
 
     python -m benchmarks.schedules smollm2_chat_sched      # markdown to stdout
+    python -m benchmarks.schedules smollm2_chat_sched --slices 100   # + replays per schedule
 
 Per schedule, from the table's recorded runs (every configuration x seed; nothing replayed):
 - the best configuration by its seed-mean final eval loss (over the seeds every configuration of
@@ -20,6 +21,7 @@ import argparse
 import math
 import statistics
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from benchmarks import replay, run, tables
@@ -98,6 +100,39 @@ def ranking(table: Table, sched: str) -> dict[str, float]:
     return out
 
 
+def slice_replays(name: str, seeds: int = 100, workers: int = 2, out_dir: Path | None = None) -> str:
+    """The fair-comparison rows of issue 22, per schedule: the table cut to one schedule (its own
+    oracle and hits), and on it random search, ASHA as a Tune user runs it (the run's own loss),
+    ASHA with the cooldown branch, the engine (conf/ now) and the engine with the branch and with
+    the noise rule; report seeds 10000.., common random numbers. Returns markdown."""
+    import json
+    import os
+    import tempfile
+
+    from benchmarks.replay import AshaContender, OptunaContender
+
+    os.environ[replay.CRN_ENV] = "1"
+    raw = json.loads(tables.load_spec(name).table_path.read_text())
+    contenders = [OptunaContender("random", ("sampler=random", "pruner=none")), AshaContender(),
+                  AshaContender(name="asha(branch)", fidelity="branch"), OptunaContender("engine"),
+                  OptunaContender("engine(branch)", fidelity="branch"),
+                  OptunaContender("engine(noise z=1.5)", ("pruner.noise_z=1.5",))]
+    folder = out_dir or Path(tempfile.mkdtemp(prefix="sched-slices-"))
+    lines = ["| schedule (its own oracle) | hits | " + " | ".join(c.name for c in contenders) + " |",
+             "|---|---:|" + "---:|" * len(contenders)]
+    for sched in sorted({c["values"][SCHED] for c in raw["configs"].values()}):
+        part = {**raw, "configs": {k: c for k, c in raw["configs"].items() if c["values"][SCHED] == sched}}
+        path = folder / f"{name}-{sched}.json"
+        path.write_text(json.dumps(part))
+        table = Table.load(path)
+        res = run.summaries(run.replay_contenders(contenders, path, range(10000, 10000 + seeds), workers), table)
+        cells = [f"{run.ratio(r['median_samples'], res['random']['median_samples']):.3f} "
+                 f"({r['top5_pruned_pct']:.0f}%, {r['misses']} miss)" for r in (res[c.name] for c in contenders)]
+        lines.append(f"| {sched} | {len(table.hits())} | " + " | ".join(cells) + " |")
+    return ("Per schedule, compute to a hit as a ratio to random search's (top-5 pruned, misses of "
+            f"{seeds}; common random numbers):\n\n" + "\n".join(lines) + "\n")
+
+
 def markdown(name: str) -> str:
     table = Table.load(tables.load_spec(name).table_path)
     res = per_schedule(table)
@@ -132,7 +167,12 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.schedules", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("name")
-    print(markdown(ap.parse_args(argv).name), end="")
+    ap.add_argument("--slices", type=int, default=0, metavar="SEEDS",
+                    help="also replay each schedule's slice of the table with SEEDS report seeds")
+    args = ap.parse_args(argv)
+    print(markdown(args.name), end="")
+    if args.slices:
+        print("\n" + slice_replays(args.name, args.slices), end="")
 
 
 if __name__ == "__main__":
