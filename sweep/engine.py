@@ -89,8 +89,8 @@ def preflight(cfg: SweepConfig, space: SearchSpace) -> int:
                                   "rendered with a chat template (every trial would be the same); use chat "
                                   "data (e.g. data=sample_chat) or drop chat_template from the space"))
     pruning.make_pruner(cfg)  # bad pruner arguments -> ConfigError
-    steps = _possible_float(space, "max_steps")  # the shortest trial, when steps are fixed or searched
-    warning = pruning.warmup_warning(cfg, int(min(steps)) if steps else None,
+    steps = _possible_float(space, "max_steps")  # the longest trial has the longest warm-up
+    warning = pruning.warmup_warning(cfg, int(max(steps)) if steps else None,
                                      max(_possible_float(space, "warmup_ratio")))
     if warning:
         print(warning, file=sys.stderr)

@@ -11,10 +11,14 @@ cooldown branches (a branch never changes the run: tests/test_cooldown.py).
 
 Each rerun's final eval loss is stored on the study as it ends (user attr `finalists`: trial
 number -> {training seed: eval loss, or null when the rerun failed}); a resumed sweep trains only
-what is missing, and a failed rerun is recorded and skipped, never fatal. The study's own trials
-are not changed. `seed_means` is what the summary prints and what `select=loss` reads: among
-finalists it chooses the lowest mean over seeds (best.yaml, axolotl.yaml and the export are a
-configuration: the better one in expectation); best_adapter/ is that trial's own adapter.
+what is missing. A failed rerun is recorded, never fatal, and not tried again (a seeded run fails
+the same way); its seed is then left out for every finalist, so none is compared on its one lucky
+draw against the others' means. Reruns wait while trials of another process still run. The
+study's own trials are not changed. `seed_means` (the current finalists only, the configured
+seeds only; nothing when `finalists.seeds` is 0) is what the summary prints and what
+`select=loss` reads: among finalists it chooses the lowest mean over seeds (best.yaml,
+axolotl.yaml and the export are a configuration: the better one in expectation); best_adapter/ is
+that trial's own adapter, kept for every finalist until then (`results.keep_adapters`).
 
 This module holds the finalists and their records (what `select` reads, no training);
 `sweep.retraining.train_finalists` runs the reruns, in the driver process, one after another.
@@ -49,17 +53,32 @@ def recorded(study: optuna.Study) -> dict[int, dict[int, float | None]]:
     return {int(n): {int(s): v for s, v in seeds.items()} for n, seeds in raw.items()}
 
 
+def seeds(cfg: SweepConfig) -> list[int]:
+    """The rerun training seeds `finalists.seeds` asks for: seed + 1, ..."""
+    return [cfg.seed + k for k in range(1, cfg.finalists.seeds + 1)]
+
+
 def seed_means(cfg: SweepConfig, study: optuna.Study) -> dict[int, tuple[float, float, int]]:
-    """Finalist trial number -> (mean, standard deviation, number of seeds) of its final eval loss
-    over the study's seed (the trial itself) and the reruns that finished; {} without reruns."""
+    """Current finalist -> (mean, standard deviation, number of seeds) of its final eval loss over
+    the study's seed (the trial itself) and the configured rerun seeds that finished for EVERY
+    finalist (a failed rerun drops that seed for all of them: a finalist is never compared on its
+    one lucky draw against the others' means); {} when off or before any rerun. Reruns recorded
+    for trials that are no longer finalists (a resumed study found a better trial) or for seeds no
+    longer asked for are ignored."""
     runs = recorded(study)
-    if not runs:
+    if cfg.finalists.seeds <= 0 or not runs:
         return {}
+    current = finalists(cfg, study)
+    if not any(t.number in runs for t in current):
+        return {}
+
+    def ok(v: float | None) -> bool:
+        return v is not None and math.isfinite(v)
+
+    shared = [s for s in seeds(cfg) if all(ok(runs.get(t.number, {}).get(s)) for t in current)]
     out = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if t.number not in runs or t.value is None:
-            continue
-        values = [t.value, *(v for v in runs[t.number].values() if v is not None and math.isfinite(v))]
+    for t in current:
+        values = [t.value, *(runs[t.number][s] for s in shared)]
         mean = sum(values) / len(values)
         sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
         out[t.number] = (mean, sd, len(values))
@@ -70,8 +89,8 @@ def todo(cfg: SweepConfig, study: optuna.Study) -> tuple[list[FrozenTrial], list
     """The finalists, and the (trial, training seed) reruns not recorded yet."""
     chosen = finalists(cfg, study) if cfg.finalists.seeds > 0 else []
     done = recorded(study)
-    seeds = [cfg.seed + k for k in range(1, cfg.finalists.seeds + 1)]
-    return chosen, [(t, s) for t in chosen for s in seeds if s not in done.get(t.number, {})]
+    # a rerun recorded as failed (None) is not tried again: a seeded run fails the same way
+    return chosen, [(t, s) for t in chosen for s in seeds(cfg) if s not in done.get(t.number, {})]
 
 
 def record(cfg: SweepConfig, study: optuna.Study, number: int, seed: int, value: float | None) -> None:
@@ -101,4 +120,5 @@ def lowest_mean(cfg: SweepConfig, study: optuna.Study, complete: list[FrozenTria
     return min(pool, key=lambda t: (means[t.number][0], t.value)) if pool else None
 
 
-__all__ = ["ATTR", "finalists", "lowest_mean", "record", "recorded", "seed_means", "summary_lines", "todo"]
+__all__ = ["ATTR", "finalists", "lowest_mean", "record", "recorded", "seed_means", "seeds", "summary_lines",
+           "todo"]

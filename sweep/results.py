@@ -126,8 +126,8 @@ def _link_or_copy(src: str, dst: str) -> None:
 def keep_adapters(cfg: SweepConfig, study: optuna.Study) -> None:
     """Keep the top-K trial adapters by eval loss and those of the trials `select` may still
     choose (asked the behaviour questions and within its loss guard: the best loss only falls, so
-    a trial outside the guard never comes back), publish the chosen trial's as best_adapter/,
-    delete other adapters.
+    a trial outside the guard never comes back; with `finalists.seeds`, the finalists tied within
+    noise), publish the chosen trial's as best_adapter/, delete other adapters.
 
     best_adapter/ hard-links the chosen trial's files (one adapter's bytes on disk).
     A trial's folder keeps its error.log and its answers (behaviour.jsonl); only `adapter/`
@@ -157,6 +157,8 @@ def keep_adapters(cfg: SweepConfig, study: optuna.Study) -> None:
     keep = {t.number for t in top[: cfg.keep_adapters]}
     if picked is not None:
         keep |= {picked.trial.number, *picked.candidates}
+    if cfg.finalists.seeds > 0:  # any finalist may be chosen once its reruns are in (select=loss)
+        keep |= {t.number for t in finalists.finalists(cfg, study)}
     if trials_dir.is_dir():
         for d in trials_dir.iterdir():
             if d.name.isdigit() and int(d.name) not in keep and int(d.name) not in running:
