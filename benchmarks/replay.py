@@ -150,6 +150,8 @@ class Table:
         order and the init are shared): one of the common seeds for every trial of the run."""
         if self.crn:
             common = self.common_seeds()
+            if not common:
+                raise ValueError(f"{self.name}: no training seed every configuration has; replay it without crn")
             return self.configs[key]["seeds"][common[run_seed % len(common)]]
         seeds = self.seeds(key)
         pick = seeds[zlib.crc32(f"{run_seed}|{key}".encode()) % len(seeds)]

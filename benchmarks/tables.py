@@ -262,6 +262,9 @@ def aggregate(spec: Spec, where: dict[str, list[str]] | None = None) -> dict[str
     if spec.legacy:
         raise SystemExit(f"{spec.name} is built by `python -m benchmarks.reference` (its own journal)")
     names_, configs_in_order = _configs(spec)
+    unknown = [k for k in (where or {}) if k not in names_]
+    if unknown:
+        raise SystemExit(f"--where {unknown[0]}: not a searched setting of {spec.name}; use one of {', '.join(names_)}")
     runs = reference.read_journal(spec.journal)
     cfg = spec_config(spec)
     space = task.task_space(cfg)
@@ -275,6 +278,9 @@ def aggregate(spec: Spec, where: dict[str, list[str]] | None = None) -> dict[str
                     for (k2, s), r in sorted(runs.items(), key=lambda x: x[0][1]) if k2 == key}
         if per_seed:
             trained[key] = (values, per_seed)
+    if where and not trained:
+        raise SystemExit(f"--where {where}: no trained configuration of {spec.name} matches (values are written "
+                         "as the journal has them, e.g. learning_rate=0.0003); table.json is unchanged")
     common = sorted(set.intersection(*(set(p) for _, p in trained.values()))) if trained else []
     configs: dict[str, Any] = {}
     for key, (values, per_seed) in trained.items():
