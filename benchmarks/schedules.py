@@ -105,13 +105,25 @@ def slice_replays(name: str, seeds: int = 100, workers: int = 2, out_dir: Path |
     oracle and hits), and on it random search, ASHA as a Tune user runs it (the run's own loss),
     ASHA with the cooldown branch, the engine (conf/ now) and the engine with the branch and with
     the noise rule; report seeds 10000.., common random numbers. Returns markdown."""
-    import json
     import os
+
+    before = os.environ.get(replay.CRN_ENV)
+    os.environ[replay.CRN_ENV] = "1"  # read by the replay worker processes when they load a slice
+    try:
+        return _slices(name, seeds, workers, out_dir)
+    finally:
+        if before is None:
+            os.environ.pop(replay.CRN_ENV, None)
+        else:
+            os.environ[replay.CRN_ENV] = before
+
+
+def _slices(name: str, seeds: int, workers: int, out_dir: Path | None) -> str:
+    import json
     import tempfile
 
     from benchmarks.replay import AshaContender, OptunaContender
 
-    os.environ[replay.CRN_ENV] = "1"
     raw = json.loads(tables.load_spec(name).table_path.read_text())
     contenders = [OptunaContender("random", ("sampler=random", "pruner=none")), AshaContender(),
                   AshaContender(name="asha(branch)", fidelity="branch"), OptunaContender("engine"),

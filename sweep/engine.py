@@ -33,7 +33,6 @@ from sweep import (
     html_report,
     memory,
     models,
-    noise,
     pruning,
     results,
     resume,
@@ -273,12 +272,10 @@ def print_summary(s: SweepSummary, top: int = 5) -> None:
     if chosen is not None:
         print(f"* chosen (select={s.cfg.select.name}): trial {chosen.trial.number}, {chosen.reason}; "
               "behaviour = its score on the behaviour questions (- not asked)", file=out)
-    done = selection.complete(s.study)
-    z = s.cfg.finalists.z
-    tied = noise.tied_with(done[0], done, z) if done else []
+    best, *tied = finalists.finalists(s.cfg, s.study) or [None]
     if tied:
-        print(f"statistically tied with the lowest eval loss (trial {done[0].number}, within {z:g} paired standard "
-              f"errors on the same eval rows): trials {', '.join(map(str, tied))}"
+        print(f"statistically tied with the lowest eval loss (trial {best.number}, within {s.cfg.finalists.z:g} "
+              f"paired standard errors on the same eval rows): trials {', '.join(str(t.number) for t in tied)}"
               + ("" if s.cfg.finalists.seeds else "; finalists.seeds=2 trains them with more seeds"), file=out)
     for line in finalists.summary_lines(s.cfg, s.study):
         print(line, file=out)

@@ -65,8 +65,10 @@ def seed_means(cfg: SweepConfig, study: optuna.Study) -> dict[int, tuple[float, 
     one lucky draw against the others' means); {} when off or before any rerun. Reruns recorded
     for trials that are no longer finalists (a resumed study found a better trial) or for seeds no
     longer asked for are ignored."""
+    if cfg.finalists.seeds <= 0:  # off: no storage read (select=loss asks on every refresh)
+        return {}
     runs = recorded(study)
-    if cfg.finalists.seeds <= 0 or not runs:
+    if not runs:
         return {}
     current = finalists(cfg, study)
     if not any(t.number in runs for t in current):
@@ -113,12 +115,4 @@ def summary_lines(cfg: SweepConfig, study: optuna.Study) -> list[str]:
     return lines
 
 
-def lowest_mean(cfg: SweepConfig, study: optuna.Study, complete: list[FrozenTrial]) -> FrozenTrial | None:
-    """Among `complete` trials, the finalist with the lowest mean over seeds; None without reruns."""
-    means = seed_means(cfg, study)
-    pool = [t for t in complete if t.number in means]
-    return min(pool, key=lambda t: (means[t.number][0], t.value)) if pool else None
-
-
-__all__ = ["ATTR", "finalists", "lowest_mean", "record", "recorded", "seed_means", "seeds", "summary_lines",
-           "todo"]
+__all__ = ["ATTR", "finalists", "record", "recorded", "seed_means", "seeds", "summary_lines", "todo"]

@@ -95,10 +95,11 @@ def choose(cfg: SweepConfig, study: optuna.Study) -> Selection | None:
         return None
     best = ranked[0]
     if cfg.select.name == "loss":
-        by_seeds = finalists.lowest_mean(cfg, study, ranked)
-        if by_seeds is not None:
-            mean, _, n = finalists.seed_means(cfg, study)[by_seeds.number]
-            return Selection(by_seeds, "loss", f"lowest mean eval loss over {n} training seeds among the finalists "
+        means = finalists.seed_means(cfg, study)  # the finalists' means over seeds, once their reruns are in
+        if means:
+            pick = min((t for t in ranked if t.number in means), key=lambda t: (means[t.number][0], t.value))
+            mean, _, n = means[pick.number]
+            return Selection(pick, "loss", f"lowest mean eval loss over {n} training seeds among the finalists "
                              f"tied within noise ({mean:.4f})")
         return Selection(best, "loss", f"lowest eval loss ({best.value:.4f})")
     weights = cfg.select.weights
