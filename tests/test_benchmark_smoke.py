@@ -328,3 +328,19 @@ def test_aggregate_where_keeps_only_the_finished_schedules(tmp_path):
     assert table["built"]["where"] == {"lr_scheduler": ["wsd", "cosine"]} and table["built"]["runs"] == 96
     everything = tables.aggregate(spec)
     assert "linear" in {c["values"]["lr_scheduler"] for c in everything["configs"].values()}
+
+
+def test_causes_name_the_noise_and_the_horizon_bias_each_table_shows():
+    from benchmarks import causes
+
+    sched = causes.diagnose(replay.Table.load(tables.load_spec("smollm2_chat_sched").table_path))
+    # 16 steps, a report every 4, the engine's first rung at its second report
+    assert (sched["first_report"], sched["engine_first_rung"]) == (4, 8)
+    assert sched["noise"] == "yes" and not sched["counts_for_goals"] and sched["noise_raw"] > replay.THRESHOLD
+    assert set(sched["by_schedule"]) == {"cosine", "linear", "wsd"}
+    # the cosine prefix ranks badly at the first report, well at the engine's first rung
+    assert sched["by_schedule"]["cosine"]["first"] < causes.BIAS <= sched["by_schedule"]["cosine"]["rung"]
+    assert sched["horizon_bias"] == "at the first report"
+    tiny = causes.diagnose(replay.Table.load(tables.load_spec("tiny_llama_alpaca").table_path))
+    assert tiny["counts_for_goals"] and tiny["noise"] == "no" and tiny["horizon_bias"] == "no"
+    assert tiny["within_noise_of_best"] >= 1 and tiny["hits"] >= 1
