@@ -103,8 +103,9 @@ def ranking(table: Table, sched: str) -> dict[str, float]:
 def slice_replays(name: str, seeds: int = 100, workers: int = 2, out_dir: Path | None = None) -> str:
     """The fair-comparison rows of issue 22, per schedule: the table cut to one schedule (its own
     oracle and hits), and on it random search, ASHA as a Tune user runs it (the run's own loss),
-    ASHA with the cooldown branch, the engine (conf/ now) and the engine with the branch and with
-    the noise rule; report seeds 10000.., common random numbers. Returns markdown."""
+    ASHA with the cooldown branch, the engine (conf/ now), the engine with the branch and with
+    the noise rule, and the noise rule over SH rf 2 from the second report; report seeds 10000..,
+    common random numbers. Returns markdown."""
     import os
 
     before = os.environ.get(replay.CRN_ENV)
@@ -128,7 +129,9 @@ def _slices(name: str, seeds: int, workers: int, out_dir: Path | None) -> str:
     contenders = [OptunaContender("random", ("sampler=random", "pruner=none")), AshaContender(),
                   AshaContender(name="asha(branch)", fidelity="branch"), OptunaContender("engine"),
                   OptunaContender("engine(branch)", fidelity="branch"),
-                  OptunaContender("engine(noise z=1.5)", ("pruner.noise_z=1.5",))]
+                  OptunaContender("engine(noise z=1.5)", ("pruner.noise_z=1.5",)),
+                  OptunaContender("rf2,first=2E,noise z=1.5", ("pruner=successive_halving", "pruner.min_resource=2",
+                                                                "pruner.reduction_factor=2", "pruner.noise_z=1.5"))]
     folder = out_dir or Path(tempfile.mkdtemp(prefix="sched-slices-"))
     lines = ["| schedule (its own oracle) | hits | " + " | ".join(c.name for c in contenders) + " |",
              "|---|---:|" + "---:|" * len(contenders)]

@@ -93,6 +93,8 @@ def candidate_defaults() -> list[Contender]:
         OptunaContender("engine(noise z=1.5)", ("pruner.noise_z=1.5",)),
         OptunaContender("engine(branch,noise z=1.5)", ("pruner.noise_z=1.5",), fidelity="branch"),
         OptunaContender("tpe+sh(rf=3,first=1E)(branch)", (*SH, "pruner.reduction_factor=3"), fidelity="branch"),
+        # the lenient rf 2 from the second report (fewest top-5 pruned on smollm2_chat_sched) with the noise rule
+        OptunaContender("tpe+sh(rf=2,first=2E,noise z=1.5)", (*SH2, "pruner.reduction_factor=2", "pruner.noise_z=1.5")),
         # rank on the final loss extrapolated from the report and lr, fitted on the finished trials
         OptunaContender("engine(extrapolated)", pruner_factory=partial(candidates.extrapolating)),
         OptunaContender("engine(extrapolated,branch)", pruner_factory=partial(candidates.extrapolating),
