@@ -136,9 +136,7 @@ def _slices(name: str, seeds: int, workers: int, out_dir: Path | None) -> str:
     lines = ["| schedule (its own oracle) | hits | " + " | ".join(c.name for c in contenders) + " |",
              "|---|---:|" + "---:|" * len(contenders)]
     for sched in sorted({c["values"][SCHED] for c in raw["configs"].values()}):
-        part = {**raw, "configs": {k: c for k, c in raw["configs"].items() if c["values"][SCHED] == sched}}
-        path = folder / f"{name}-{sched}.json"
-        path.write_text(json.dumps(part))
+        path = write_slice(raw, name, sched, folder)
         table = Table.load(path)
         res = run.summaries(run.replay_contenders(contenders, path, range(10000, 10000 + seeds), workers), table)
         cells = [f"{run.ratio(r['median_samples'], res['random']['median_samples']):.3f} "
@@ -146,6 +144,17 @@ def _slices(name: str, seeds: int, workers: int, out_dir: Path | None) -> str:
         lines.append(f"| {sched} | {len(table.hits())} | " + " | ".join(cells) + " |")
     return ("Per schedule, compute to a hit as a ratio to random search's (top-5 pruned, misses of "
             f"{seeds}; common random numbers):\n\n" + "\n".join(lines) + "\n")
+
+
+def write_slice(raw: dict[str, Any], name: str, sched: str, folder: Path) -> Path:
+    """The table file `raw` (table.json's content) cut to one schedule, written into `folder`: a
+    table of its own, with its own oracle and hits."""
+    import json
+
+    part = {**raw, "configs": {k: c for k, c in raw["configs"].items() if c["values"][SCHED] == sched}}
+    path = folder / f"{name}-{sched}.json"
+    path.write_text(json.dumps(part))
+    return path
 
 
 def markdown(name: str) -> str:

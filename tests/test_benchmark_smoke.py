@@ -344,3 +344,37 @@ def test_causes_name_the_noise_and_the_horizon_bias_each_table_shows():
     tiny = causes.diagnose(replay.Table.load(tables.load_spec("tiny_llama_alpaca").table_path))
     assert tiny["counts_for_goals"] and tiny["noise"] == "no" and tiny["horizon_bias"] == "no"
     assert tiny["within_noise_of_best"] >= 1 and tiny["hits"] >= 1
+
+
+def test_decide_applies_the_rules_written_before_the_64_step_tables_results():
+    from benchmarks import decide
+
+    def fig(ratio, lo, hi, top5, samples=1.0):
+        return {"ratio_vs_random": ratio, "ci_vs_random": (lo, hi), "top5_pruned_pct": top5,
+                "median_samples": samples, "ratio_vs_asha": ratio}
+
+    engine = fig(0.45, 0.3, 0.6, 40.0, samples=10.0)
+    inside_fewer = fig(0.5, 0.3, 0.7, 10.0)
+    outside_fewer = fig(0.65, 0.4, 0.9, 5.0)
+    view = {"engine": engine, decide.NOISE_CANDIDATES[0]: inside_fewer, decide.NOISE_CANDIDATES[1]: outside_fewer}
+    # a candidate must pass on the table and on its WSD slice; outside the engine's interval fails
+    assert decide.noise_rule(view, view, has_rows=True)["verdict"] == decide.NOISE_CANDIDATES[0]
+    worse_on_slice = {**view, decide.NOISE_CANDIDATES[0]: fig(0.5, 0.3, 0.7, 45.0)}
+    assert decide.noise_rule(view, worse_on_slice, has_rows=True)["passing"] == []
+    # both pass: the fewer top-5 pruned wins
+    both = {**view, decide.NOISE_CANDIDATES[1]: fig(0.55, 0.4, 0.8, 2.0)}
+    assert decide.noise_rule(both, None, has_rows=True)["verdict"] == decide.NOISE_CANDIDATES[1]
+    assert decide.noise_rule(view, view, has_rows=False)["verdict"] == "undecided"
+    # the branch: less compute and no more top-5 pruned
+    assert decide.branch_rule({"engine": engine, "engine(branch)": fig(0.4, 0, 1, 40.0, samples=9.0)}, True)["verdict"] \
+        == "branch for WSD trials"
+    assert decide.branch_rule({"engine": engine, "engine(branch)": fig(0.4, 0, 1, 41.0, samples=9.0)}, True)["verdict"] \
+        == "no branch"
+    assert decide.goals(fig(0.5, 0, 1, 10.0)) == {"vs_random<=0.5": True, "vs_asha<=0.75": True, "top5<=10%": True}
+    # on a real table: the schedule rule reads the recorded runs (WSD lower at 35 of 44 pairs there),
+    # and a table above the noise threshold is not checked against the goals
+    res = decide.decide("smollm2_chat_sched", seeds=2, workers=1)
+    assert res["schedule"]["verdict"] == "wsd" and res["schedule"]["wsd_lower"] > res["schedule"]["pairs"] / 2
+    assert not res["counts_for_goals"] and isinstance(res["goals"], str)
+    assert res["noise"]["checked_on"] == ["table", "wsd slice"]
+    assert set(res["figures"]["table"]) == {c.name for c in decide.contenders()}

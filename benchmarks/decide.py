@@ -1,0 +1,166 @@
+"""The rules issue 22's 64-step table decides the defaults by, as code written before its results
+(benchmarks/RESULTS.md, "What the 64-step table decides"). Each rule prints the figures it reads
+and its verdict. Nothing is changed: a verdict is applied by hand, with its before/after.
+
+    python -m benchmarks.decide smollm2_alpaca_sched64             # 100 report seeds, CRN
+    python -m benchmarks.decide smollm2_alpaca_sched64 --seeds 30
+
+- **Schedule**: WSD if it ends lower than cosine at more than half the (lr, rank, seed) pairs and
+  its best seed-mean configuration is lower than cosine's best; cosine otherwise; undecided while
+  the table lacks either.
+- **Noise rule**: each of `NOISE_CANDIDATES` passes if, on the table and on its WSD slice, it
+  prunes a true top-5 configuration in fewer runs than the engine and its median compute ratio to
+  random search lies inside the engine's 90% interval. Where more than one passes, the one with
+  fewer top-5 pruned on the table wins. None passing keeps conf/.
+- **Cooldown branch**: kept for WSD trials if `engine(branch)` needs less compute than the engine
+  on the table and prunes the true top 5 no more often.
+- **Goals**: checked (0.5x random, 0.75x ASHA, at most 10% top-5 pruned) for the engine and the
+  noise rule's winner, and only where the table's raw seed noise is below the hit threshold.
+
+Replays use common random numbers and report seeds 10000.. as the suite's. Figures of a rule
+whose inputs are missing (a one-schedule table, no per-row losses) say so instead of a verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks import replay, run, schedules, tables
+from benchmarks.replay import AshaContender, OptunaContender, Table
+
+SH2 = ("pruner=successive_halving", "pruner.min_resource=2")
+NOISE_CANDIDATES = ("engine(noise z=1.5)", "tpe+sh(rf=2,first=2E,noise z=1.5)")
+GOALS = {"vs_random": 0.5, "vs_asha": 0.75, "top5": 10.0}  # the issue's first goal
+
+
+def contenders() -> list[replay.Contender]:
+    return [OptunaContender("random", ("sampler=random", "pruner=none")), AshaContender(),
+            OptunaContender("engine"), OptunaContender("engine(branch)", fidelity="branch"),
+            OptunaContender(NOISE_CANDIDATES[0], ("pruner.noise_z=1.5",)),
+            OptunaContender(NOISE_CANDIDATES[1], (*SH2, "pruner.reduction_factor=2", "pruner.noise_z=1.5"))]
+
+
+def schedule_rule(table: Table) -> dict[str, Any]:
+    scheds = {c["values"].get(schedules.SCHED) for c in table.configs.values()}
+    if not {"wsd", "cosine"} <= scheds:
+        return {"verdict": "undecided", "why": f"the table holds {sorted(map(str, scheds))}, not both wsd and cosine"}
+    h = schedules.head_to_head(table, "wsd", "cosine")
+    best = {s: v["best"]["mean_final"] for s, v in schedules.per_schedule(table).items()}
+    wins = h["a_lower"] > h["pairs"] / 2 and best["wsd"] < best["cosine"]
+    return {"verdict": "wsd" if wins else "cosine", "pairs": h["pairs"], "wsd_lower": h["a_lower"],
+            "best_wsd": best["wsd"], "best_cosine": best["cosine"]}
+
+
+def _replays(path: Path, seeds: int, workers: int) -> dict[str, dict[str, Any]]:
+    table = Table.load(path)
+    return run.summaries(run.replay_contenders(contenders(), path, range(10000, 10000 + seeds), workers), table)
+
+
+def _passes(c: dict[str, Any], engine: dict[str, Any]) -> bool:
+    lo, hi = engine["ci_vs_random"]
+    return c["top5_pruned_pct"] < engine["top5_pruned_pct"] and lo <= c["ratio_vs_random"] <= hi
+
+
+def noise_rule(on_table: dict[str, dict[str, Any]], on_wsd: dict[str, dict[str, Any]] | None,
+               has_rows: bool) -> dict[str, Any]:
+    if not has_rows:
+        return {"verdict": "undecided", "why": "the table records no per-row losses (the noise rule is off)"}
+    views = [("table", on_table)] + ([("wsd slice", on_wsd)] if on_wsd is not None else [])
+    passing = [n for n in NOISE_CANDIDATES if all(_passes(v[n], v["engine"]) for _, v in views)]
+    winner = min(passing, key=lambda n: on_table[n]["top5_pruned_pct"]) if passing else None
+    return {"verdict": winner or "keep conf/ (none passes)", "passing": passing,
+            "checked_on": [w for w, _ in views]}
+
+
+def branch_rule(on_table: dict[str, dict[str, Any]], has_branches: bool) -> dict[str, Any]:
+    if not has_branches:
+        return {"verdict": "undecided", "why": "the table records no cooldown branches"}
+    b, e = on_table["engine(branch)"], on_table["engine"]
+    keep = run.ratio(b["median_samples"], e["median_samples"]) < 1 and b["top5_pruned_pct"] <= e["top5_pruned_pct"]
+    return {"verdict": "branch for WSD trials" if keep else "no branch"}
+
+
+def goals(figures: dict[str, Any]) -> dict[str, bool]:
+    return {"vs_random<=0.5": figures["ratio_vs_random"] <= GOALS["vs_random"],
+            "vs_asha<=0.75": figures["ratio_vs_asha"] <= GOALS["vs_asha"],
+            "top5<=10%": figures["top5_pruned_pct"] <= GOALS["top5"]}
+
+
+def decide(name: str, seeds: int = 100, workers: int = 2, out_dir: Path | None = None) -> dict[str, Any]:
+    """Every rule's figures and verdict for the built table `name` (common random numbers)."""
+    path = tables.load_spec(name).table_path
+    table = Table.load(path)
+    raw = json.loads(path.read_text())
+    runs = [r for c in table.configs.values() for r in c["seeds"].values()]
+    has_rows, has_branches = any(r.get("rows") for r in runs), any(r.get("branch_curve") for r in runs)
+    before = os.environ.get(replay.CRN_ENV)
+    os.environ[replay.CRN_ENV] = "1"  # read by the replay worker processes as they load a table
+    try:
+        on_table = _replays(path, seeds, workers)
+        scheds = {c["values"].get(schedules.SCHED) for c in table.configs.values()}
+        on_wsd = None
+        if "wsd" in scheds and len(scheds) > 1:
+            folder = out_dir or Path(tempfile.mkdtemp(prefix="decide-"))
+            on_wsd = _replays(schedules.write_slice(raw, name, "wsd", folder), seeds, workers)
+    finally:
+        if before is None:
+            os.environ.pop(replay.CRN_ENV, None)
+        else:
+            os.environ[replay.CRN_ENV] = before
+    noise = run.seed_noise(table) or {}
+    counts = noise.get("median_final_sd_normalised", math.inf) < replay.THRESHOLD
+    nr = noise_rule(on_table, on_wsd, has_rows)
+    judged = ["engine"] + ([nr["verdict"]] if nr["verdict"] in NOISE_CANDIDATES else [])
+    return {"table": name, "partial": table.meta.get("partial"), "seeds": seeds,
+            "seed_noise": noise.get("median_final_sd_normalised"), "counts_for_goals": counts,
+            "schedule": schedule_rule(table), "noise": nr, "branch": branch_rule(on_table, has_branches),
+            "goals": {n: goals(on_table[n]) for n in judged} if counts else "not checked: seed noise above the threshold",
+            "figures": {"table": on_table, "wsd slice": on_wsd}}
+
+
+def markdown(res: dict[str, Any]) -> str:
+    def row(name: str, f: dict[str, Any]) -> str:
+        lo, hi = f["ci_vs_random"]
+        return (f"| {name} | {f['ratio_vs_random']:.3f} [{lo:.2f}-{hi:.2f}] | {f['ratio_vs_asha']:.3f} | "
+                f"{f['top5_pruned_pct']:.0f}% | {f['misses']}/{f['seeds']} |")
+
+    out = [f"Table `{res['table']}`" + (f" (partial: {res['partial']})" if res["partial"] else "")
+           + f"; {res['seeds']} report seeds, common random numbers; raw seed noise "
+           f"{res['seed_noise'] if res['seed_noise'] is None else round(res['seed_noise'], 4)} regret units "
+           f"({'counts' if res['counts_for_goals'] else 'does not count'} for the goals).", ""]
+    for view, figs in res["figures"].items():
+        if figs is None:
+            continue
+        out += [f"On the {view}:", "", "| contender | vs random [90% CI] | vs ASHA | top-5 pruned | misses |",
+                "|---|---:|---:|---:|---:|", *(row(n, f) for n, f in figs.items()), ""]
+    for rule in ("schedule", "noise", "branch"):
+        r = res[rule]
+        extra = ", ".join(f"{k} {v}" for k, v in r.items() if k != "verdict")
+        out.append(f"- **{rule}**: {r['verdict']}" + (f" ({extra})" if extra else ""))
+    out.append(f"- **goals**: {res['goals']}")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.decide", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("name")
+    ap.add_argument("--seeds", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = ap.parse_args(argv)
+    res = decide(args.name, args.seeds, args.workers)
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=1, default=str) + "\n")
+    print(markdown(res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
