@@ -7,18 +7,23 @@ and its verdict. Nothing is changed: a verdict is applied by hand, with its befo
 
 - **Schedule**: WSD if it ends lower than cosine at more than half the (lr, rank, seed) pairs and
   its best seed-mean configuration is lower than cosine's best; cosine otherwise; undecided while
-  the table lacks either.
-- **Noise rule**: each of `NOISE_CANDIDATES` passes if, on the table and on its WSD slice, it
-  prunes a true top-5 configuration in fewer runs than the engine and its median compute ratio to
-  random search lies inside the engine's 90% interval. Where more than one passes, the one with
-  fewer top-5 pruned on the table wins. None passing keeps conf/.
+  the table lacks either. A pair where one run failed to finish (diverged) and the other finished
+  counts for the one that finished; pairs where both failed are left out.
+- **Noise rule**: each of `NOISE_CANDIDATES` passes if, on the table and on its WSD slice (the
+  same thing on a WSD-only table), it prunes a true top-5 configuration in fewer runs than the
+  engine and its median compute ratio to random search is finite and not above the upper end of
+  the engine's 90% interval. Where more than one passes, the fewer top-5 pruned on the table wins,
+  then the lower compute ratio there. None passing keeps conf/. Undecided without per-row losses,
+  without WSD runs, or where random search's median run misses (every ratio is then 0).
 - **Cooldown branch**: kept for WSD trials if `engine(branch)` needs less compute than the engine
   on the table and prunes the true top 5 no more often.
 - **Goals**: checked (0.5x random, 0.75x ASHA, at most 10% top-5 pruned) for the engine and the
   noise rule's winner, and only where the table's raw seed noise is below the hit threshold.
 
-Replays use common random numbers and report seeds 10000.. as the suite's. Figures of a rule
-whose inputs are missing (a one-schedule table, no per-row losses) say so instead of a verdict.
+On a partial table (`tables aggregate` keeps the largest complete sub-grid) both views cover that
+sub-grid only, and every verdict is marked provisional.
+
+Replays use common random numbers and report seeds 10000.. as the suite's.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import replay, run, schedules, tables
-from benchmarks.replay import AshaContender, OptunaContender, Table
+from benchmarks.replay import Table
 
 SH2 = ("pruner=successive_halving", "pruner.min_resource=2")
 NOISE_CANDIDATES = ("engine(noise z=1.5)", "tpe+sh(rf=2,first=2E,noise z=1.5)")
@@ -40,10 +45,11 @@ GOALS = {"vs_random": 0.5, "vs_asha": 0.75, "top5": 10.0}  # the issue's first g
 
 
 def contenders() -> list[replay.Contender]:
-    return [OptunaContender("random", ("sampler=random", "pruner=none")), AshaContender(),
-            OptunaContender("engine"), OptunaContender("engine(branch)", fidelity="branch"),
-            OptunaContender(NOISE_CANDIDATES[0], ("pruner.noise_z=1.5",)),
-            OptunaContender(NOISE_CANDIDATES[1], (*SH2, "pruner.reduction_factor=2", "pruner.noise_z=1.5"))]
+    """Random search, ASHA, and the suite's candidates the rules name (one definition each)."""
+    from benchmarks import suite
+
+    named = {c.name: c for c in suite.candidate_defaults()}
+    return [*suite.baselines()[:2], *(named[n] for n in ("engine", "engine(branch)", *NOISE_CANDIDATES))]
 
 
 def schedule_rule(table: Table) -> dict[str, Any]:
@@ -51,10 +57,12 @@ def schedule_rule(table: Table) -> dict[str, Any]:
     if not {"wsd", "cosine"} <= scheds:
         return {"verdict": "undecided", "why": f"the table holds {sorted(map(str, scheds))}, not both wsd and cosine"}
     h = schedules.head_to_head(table, "wsd", "cosine")
+    pairs, lower = h["pairs"] + h["a_only_failed"] + h["b_only_failed"], h["a_lower"] + h["b_only_failed"]
     best = {s: v["best"]["mean_final"] for s, v in schedules.per_schedule(table).items()}
-    wins = h["a_lower"] > h["pairs"] / 2 and best["wsd"] < best["cosine"]
-    return {"verdict": "wsd" if wins else "cosine", "pairs": h["pairs"], "wsd_lower": h["a_lower"],
-            "best_wsd": best["wsd"], "best_cosine": best["cosine"]}
+    wins = lower > pairs / 2 and best["wsd"] < best["cosine"]
+    return {"verdict": "wsd" if wins else "cosine", "pairs": pairs, "wsd_lower": lower,
+            "only_wsd_failed": h["a_only_failed"], "only_cosine_failed": h["b_only_failed"],
+            "best_wsd": round(best["wsd"], 4), "best_cosine": round(best["cosine"], 4)}
 
 
 def _replays(path: Path, seeds: int, workers: int) -> dict[str, dict[str, Any]]:
@@ -63,17 +71,25 @@ def _replays(path: Path, seeds: int, workers: int) -> dict[str, dict[str, Any]]:
 
 
 def _passes(c: dict[str, Any], engine: dict[str, Any]) -> bool:
-    lo, hi = engine["ci_vs_random"]
-    return c["top5_pruned_pct"] < engine["top5_pruned_pct"] and lo <= c["ratio_vs_random"] <= hi
+    return (c["top5_pruned_pct"] < engine["top5_pruned_pct"] and math.isfinite(c["ratio_vs_random"])
+            and c["ratio_vs_random"] <= engine["ci_vs_random"][1])
 
 
 def noise_rule(on_table: dict[str, dict[str, Any]], on_wsd: dict[str, dict[str, Any]] | None,
                has_rows: bool) -> dict[str, Any]:
+    """`on_wsd`: the figures on the table's WSD slice (the table's own on a WSD-only table; None
+    when the table has no WSD runs)."""
     if not has_rows:
         return {"verdict": "undecided", "why": "the table records no per-row losses (the noise rule is off)"}
-    views = [("table", on_table)] + ([("wsd slice", on_wsd)] if on_wsd is not None else [])
+    if on_wsd is None:
+        return {"verdict": "undecided", "why": "the table has no WSD runs"}
+    views = [("table", on_table)] + ([("wsd slice", on_wsd)] if on_wsd is not on_table else [])
+    for view, figs in views:
+        if math.isinf(figs["random"]["median_samples"]):
+            return {"verdict": "undecided", "why": f"random search's median run misses on the {view}"}
     passing = [n for n in NOISE_CANDIDATES if all(_passes(v[n], v["engine"]) for _, v in views)]
-    winner = min(passing, key=lambda n: on_table[n]["top5_pruned_pct"]) if passing else None
+    winner = min(passing, key=lambda n: (on_table[n]["top5_pruned_pct"], on_table[n]["ratio_vs_random"]),
+                 default=None)
     return {"verdict": winner or "keep conf/ (none passes)", "passing": passing,
             "checked_on": [w for w, _ in views]}
 
@@ -82,8 +98,10 @@ def branch_rule(on_table: dict[str, dict[str, Any]], has_branches: bool) -> dict
     if not has_branches:
         return {"verdict": "undecided", "why": "the table records no cooldown branches"}
     b, e = on_table["engine(branch)"], on_table["engine"]
-    keep = run.ratio(b["median_samples"], e["median_samples"]) < 1 and b["top5_pruned_pct"] <= e["top5_pruned_pct"]
-    return {"verdict": "branch for WSD trials" if keep else "no branch"}
+    compute = run.ratio(b["median_samples"], e["median_samples"])
+    keep = compute < 1 and b["top5_pruned_pct"] <= e["top5_pruned_pct"]
+    return {"verdict": "branch for WSD trials" if keep else "no branch", "compute_vs_engine": round(compute, 3),
+            "top5_pruned": f"{b['top5_pruned_pct']:.0f}% vs the engine's {e['top5_pruned_pct']:.0f}%"}
 
 
 def goals(figures: dict[str, Any]) -> dict[str, bool]:
@@ -95,19 +113,20 @@ def goals(figures: dict[str, Any]) -> dict[str, bool]:
 def decide(name: str, seeds: int = 100, workers: int = 2, out_dir: Path | None = None) -> dict[str, Any]:
     """Every rule's figures and verdict for the built table `name` (common random numbers)."""
     path = tables.load_spec(name).table_path
-    table = Table.load(path)
+    table = Table.load(path)  # a partial table: its largest complete sub-grid
     raw = json.loads(path.read_text())
+    raw = {**raw, "configs": {k: raw["configs"][k] for k in table.configs}}  # the slice covers the same grid
     runs = [r for c in table.configs.values() for r in c["seeds"].values()]
     has_rows, has_branches = any(r.get("rows") for r in runs), any(r.get("branch_curve") for r in runs)
+    scheds = {c["values"].get(schedules.SCHED) for c in table.configs.values()}
     before = os.environ.get(replay.CRN_ENV)
     os.environ[replay.CRN_ENV] = "1"  # read by the replay worker processes as they load a table
     try:
         on_table = _replays(path, seeds, workers)
-        scheds = {c["values"].get(schedules.SCHED) for c in table.configs.values()}
-        on_wsd = None
+        on_wsd = on_table if scheds == {"wsd"} else None
         if "wsd" in scheds and len(scheds) > 1:
-            folder = out_dir or Path(tempfile.mkdtemp(prefix="decide-"))
-            on_wsd = _replays(schedules.write_slice(raw, name, "wsd", folder), seeds, workers)
+            with tempfile.TemporaryDirectory(prefix="decide-") as tmp:
+                on_wsd = _replays(schedules.write_slice(raw, name, "wsd", out_dir or Path(tmp)), seeds, workers)
     finally:
         if before is None:
             os.environ.pop(replay.CRN_ENV, None)
@@ -118,6 +137,7 @@ def decide(name: str, seeds: int = 100, workers: int = 2, out_dir: Path | None =
     nr = noise_rule(on_table, on_wsd, has_rows)
     judged = ["engine"] + ([nr["verdict"]] if nr["verdict"] in NOISE_CANDIDATES else [])
     return {"table": name, "partial": table.meta.get("partial"), "seeds": seeds,
+            "provisional": table.meta.get("partial") is not None,
             "seed_noise": noise.get("median_final_sd_normalised"), "counts_for_goals": counts,
             "schedule": schedule_rule(table), "noise": nr, "branch": branch_rule(on_table, has_branches),
             "goals": {n: goals(on_table[n]) for n in judged} if counts else "not checked: seed noise above the threshold",
@@ -130,9 +150,10 @@ def markdown(res: dict[str, Any]) -> str:
         return (f"| {name} | {f['ratio_vs_random']:.3f} [{lo:.2f}-{hi:.2f}] | {f['ratio_vs_asha']:.3f} | "
                 f"{f['top5_pruned_pct']:.0f}% | {f['misses']}/{f['seeds']} |")
 
-    out = [f"Table `{res['table']}`" + (f" (partial: {res['partial']})" if res["partial"] else "")
-           + f"; {res['seeds']} report seeds, common random numbers; raw seed noise "
-           f"{res['seed_noise'] if res['seed_noise'] is None else round(res['seed_noise'], 4)} regret units "
+    noise = "unmeasured (one seed)" if res["seed_noise"] is None else f"{res['seed_noise']:.4f} regret units"
+    out = [f"Table `{res['table']}`" + (f" (partial: {res['partial']}; every verdict is provisional)"
+                                        if res["provisional"] else "")
+           + f"; {res['seeds']} report seeds, common random numbers; raw seed noise {noise} "
            f"({'counts' if res['counts_for_goals'] else 'does not count'} for the goals).", ""]
     for view, figs in res["figures"].items():
         if figs is None:

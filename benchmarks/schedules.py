@@ -64,7 +64,8 @@ def per_schedule(table: Table) -> dict[str, dict[str, Any]]:
 
 
 def head_to_head(table: Table, a: str, b: str) -> dict[str, Any]:
-    """`a` against `b` at the same (lr, rank, seed), runs that finished under both."""
+    """`a` against `b` at the same (lr, rank, seed): over runs that finished under both (`pairs`,
+    `a_lower`, the differences), and how many pairs had one of the two fail to finish."""
     finals = _finals(table)
     diffs, by_lr = [], defaultdict(list)
     for (sched, lr, r), f in finals.items():
@@ -75,7 +76,13 @@ def head_to_head(table: Table, a: str, b: str) -> dict[str, Any]:
             if w is not None:
                 diffs.append(v - w)
                 by_lr[lr].append(v - w)
+    ran = {(c["values"][SCHED], c["values"]["learning_rate"], c["values"]["lora_r"], seed): r["status"] == "ok"
+           and bool(r["curve"]) for c in table.configs.values() for seed, r in c["seeds"].items()}
+    # pairs where one of the two diverged (or failed) and the other finished: `a_only_failed` counts
+    # those where `a` is the one that did not finish
+    one = [(k, ok) for k, ok in ran.items() if k[0] == a and (b, *k[1:]) in ran and ok != ran[(b, *k[1:])]]
     return {"pairs": len(diffs), "a_lower": sum(d < 0 for d in diffs),
+            "a_only_failed": sum(not ok for _, ok in one), "b_only_failed": sum(ok for _, ok in one),
             "mean_diff": statistics.fmean(diffs) if diffs else math.nan,
             "by_lr": {lr: (sum(d < 0 for d in ds), len(ds), statistics.fmean(ds)) for lr, ds in sorted(by_lr.items())}}
 
@@ -123,15 +130,12 @@ def _slices(name: str, seeds: int, workers: int, out_dir: Path | None) -> str:
     import json
     import tempfile
 
-    from benchmarks.replay import AshaContender, OptunaContender
+    from benchmarks import suite
 
     raw = json.loads(tables.load_spec(name).table_path.read_text())
-    contenders = [OptunaContender("random", ("sampler=random", "pruner=none")), AshaContender(),
-                  AshaContender(name="asha(branch)", fidelity="branch"), OptunaContender("engine"),
-                  OptunaContender("engine(branch)", fidelity="branch"),
-                  OptunaContender("engine(noise z=1.5)", ("pruner.noise_z=1.5",)),
-                  OptunaContender("rf2,first=2E,noise z=1.5", ("pruner=successive_halving", "pruner.min_resource=2",
-                                                                "pruner.reduction_factor=2", "pruner.noise_z=1.5"))]
+    named = {c.name: c for c in suite.candidate_defaults()}
+    contenders = [*suite.baselines(), *(named[n] for n in ("engine", "engine(branch)", "engine(noise z=1.5)",
+                                                           "tpe+sh(rf=2,first=2E,noise z=1.5)"))]
     folder = out_dir or Path(tempfile.mkdtemp(prefix="sched-slices-"))
     lines = ["| schedule (its own oracle) | hits | " + " | ".join(c.name for c in contenders) + " |",
              "|---|---:|" + "---:|" * len(contenders)]
