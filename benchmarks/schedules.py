@@ -176,13 +176,15 @@ def markdown(name: str) -> str:
         lines.append(f"| {s} | {r['runs']} ({r['diverged']}) | lr {b['lr']:g}, r {b['r']}: {b['mean_final']:.4f} | "
                      f"{r['best_regret']:.3f} | {r['median_sd']:.4f} ({r['median_sd_regret']:.3f}) |")
     lines += ["", "Head to head at the same (lr, rank, seed):", "",
-              "| schedules | pairs | first ends lower | mean difference | per lr: lower / pairs (mean diff) |",
-              "|---|---|---|---|---|"]
+              "| schedules | pairs (both finished) | first ends lower | only the first / only the second failed "
+              "| mean difference | per lr: lower / pairs (mean diff) |",
+              "|---|---|---|---|---|---|"]
     for i, a in enumerate(scheds):
         for b in scheds[i + 1:]:
             h = head_to_head(table, a, b)
             per = "; ".join(f"{lr:g}: {n}/{m} ({d:+.3f})" for lr, (n, m, d) in h["by_lr"].items())
-            lines.append(f"| {a} vs {b} | {h['pairs']} | {h['a_lower']} | {h['mean_diff']:+.4f} | {per} |")
+            lines.append(f"| {a} vs {b} | {h['pairs']} | {h['a_lower']} | {h['a_only_failed']} / {h['b_only_failed']} "
+                         f"| {h['mean_diff']:+.4f} | {per} |")
     lines += ["", "Spearman of an early report with the final (seed means, per schedule):", ""]
     cols = sorted({c for r in res.values() for c in r["ranking"]}, key=lambda c: (c.split("@")[0], int(c.split("@")[1])))
     lines += ["| schedule | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
