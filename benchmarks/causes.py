@@ -62,7 +62,7 @@ def diagnose(table: Table) -> dict[str, Any]:
     noise = run.seed_noise(table) or {}
     raw, within = noise.get("median_final_sd_normalised"), noise.get("median_within_seed_sd_normalised")
     finals = table.finals()
-    near = sum(1 for k in finals if raw is not None and table.regret(k) <= raw)
+    near = None if raw is None else sum(1 for k in finals if table.regret(k) <= raw)
     ranks = run.early_rank_correlation(table)
     first_report = min((int(s) for s in ranks), default=None)
     rung = engine_first_rung(table)
@@ -103,7 +103,8 @@ def markdown(rows: dict[str, dict[str, Any]]) -> str:
         sp = f"{_f(d['spearman_first_report'], 2)} / {_f(d['spearman_engine_rung'], 2)}" + (f" ({per})" if per else "")
         out.append(f"| {name} | {d['configs']} x {d['seeds_per_config']} | {d['max_steps']} ({d['first_report']}, "
                    f"{d['engine_first_rung']}) | {_f(d['noise_raw'], 4)} / {_f(d['noise_within_seed'], 4)} "
-                   f"| {d['hits']} / {d['within_noise_of_best']} | {d['noise_above_threshold']} | "
+                   f"| {d['hits']} / {'-' if d['within_noise_of_best'] is None else d['within_noise_of_best']} "
+                   f"| {d['noise_above_threshold']} | "
                    f"{'yes' if d['counts_for_goals'] else 'no'} | {sp} | {d['horizon_bias']} |")
     return "\n".join(out)
 

@@ -140,7 +140,9 @@ def decide(name: str, seeds: int = 100, workers: int = 2, out_dir: Path | None =
             "provisional": table.meta.get("partial") is not None,
             "seed_noise": noise.get("median_final_sd_normalised"), "counts_for_goals": counts,
             "schedule": schedule_rule(table), "noise": nr, "branch": branch_rule(on_table, has_branches),
-            "goals": {n: goals(on_table[n]) for n in judged} if counts else "not checked: seed noise above the threshold",
+            "goals": {n: goals(on_table[n]) for n in judged} if counts else
+            "not checked: " + ("seed noise unmeasured (fewer than two seeds)" if noise.get("median_final_sd_normalised")
+                               is None else "seed noise above the threshold"),
             "figures": {"table": on_table, "wsd slice": on_wsd}}
 
 

@@ -395,3 +395,16 @@ def test_decide_applies_the_rules_written_before_the_64_step_tables_results(tmp_
     assert not res["counts_for_goals"] and isinstance(res["goals"], str) and not res["provisional"]
     assert res["noise"]["checked_on"] == ["table", "wsd slice"]
     assert set(res["figures"]["table"]) == {c.name for c in decide.contenders()}
+
+
+def test_causes_say_unmeasured_on_a_table_with_one_seed(tmp_path):
+    from benchmarks import causes
+
+    raw = json.loads(tables.load_spec("smollm2_chat_sched").table_path.read_text())
+    for c in raw["configs"].values():
+        c["seeds"] = {s: r for s, r in c["seeds"].items() if s == "0"}
+    (tmp_path / "one.json").write_text(json.dumps(raw))
+    d = causes.diagnose(replay.Table.load(tmp_path / "one.json"))
+    assert d["noise_above_threshold"] == "unmeasured" and d["within_noise_of_best"] is None
+    assert not d["counts_for_goals"]
+    assert "| 1 / - | unmeasured | no |" in causes.markdown({"one": d})
