@@ -254,6 +254,11 @@ def print_summary(s: SweepSummary, top: int = 5) -> None:
     c = s.counts
     print(f"\nstudy {s.cfg.study_name}: {c['finished']} finished trials "
           f"({c['COMPLETE']} complete, {c['PRUNED']} pruned, {c['FAIL']} failed)", file=out)
+    kept = pruning.kept_trials(s.study)
+    if kept:
+        print(f"noise rule (pruner.noise_z={s.cfg.pruner.noise_z:g}): the pruner would have stopped trials "
+              f"{', '.join(str(t.number) for t in kept)}, but each was within noise of the rung's survivors "
+              "(paired standard errors on the same eval rows), so they went on", file=out)
     chosen = selection.choose(s.cfg, s.study)
     ranked = selection.complete(s.study)[:top]
     if chosen is not None and chosen.trial.number not in {t.number for t in ranked}:

@@ -30,11 +30,17 @@ class NoiseAwarePruner(optuna.pruners.BasePruner):
         if z < 0:
             raise ValueError(f"z must be >= 0, but got {z=}.")
         self.base, self.z, self.reduction_factor = base, z, max(reduction_factor, 2)
+        # trial number -> the step at which this process's last decision overruled the base pruner;
+        # StudyReporter.should_prune moves it into the trial's KEPT_ATTR (the summary counts them)
+        self.kept: dict[int, int] = {}
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         if not self.base.prune(study, trial):
             return False
-        return not self.kept_by_noise(study, trial)
+        if self.kept_by_noise(study, trial):
+            self.kept[trial.number] = trial.last_step
+            return False
+        return True
 
     def kept_by_noise(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         step = trial.last_step
@@ -54,6 +60,14 @@ class NoiseAwarePruner(optuna.pruners.BasePruner):
             return False  # no rows (or one) to judge the noise by: the base pruner decides
         se = noise.paired_se(mine, theirs, tokens)
         return noise.within_noise(value, bar_trial.intermediate_values[step], se, self.z)
+
+
+KEPT_ATTR = "kept_within_noise"  # a trial's user attr: the steps at which the noise rule overruled the pruner
+
+
+def kept_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The trials the noise rule kept at least once where the conf's pruner would have stopped them."""
+    return [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get(KEPT_ATTR)]
 
 
 def warmup_warning(cfg: SweepConfig, max_steps: int | None, warmup_ratio: float) -> str | None:

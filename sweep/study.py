@@ -14,7 +14,7 @@ import optuna
 
 from sweep import noise
 from sweep.config import SweepConfig
-from sweep.pruning import make_pruner
+from sweep.pruning import KEPT_ATTR, NoiseAwarePruner, make_pruner
 from sweep.sampling import make_sampler
 from sweep.search_space import SearchSpace
 from sweep.storage import make_storage
@@ -57,7 +57,14 @@ class StudyReporter:
         self.trial.report(value, step)
 
     def should_prune(self) -> bool:
-        return self.trial.should_prune()
+        if self.trial.should_prune():
+            return True
+        pruner = self.trial.study.pruner
+        step = pruner.kept.pop(self.trial.number, None) if isinstance(pruner, NoiseAwarePruner) else None
+        if step is not None:  # the conf's pruner would have stopped it: say so on the trial
+            steps = self.trial.user_attrs.get(KEPT_ATTR) or []
+            self.set_attrs({KEPT_ATTR: sorted({*steps, int(step)})})
+        return False
 
     def set_attrs(self, attrs: dict[str, Any]) -> None:
         for k, v in attrs.items():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -128,6 +131,47 @@ def test_a_trial_within_noise_of_the_rung_is_kept_and_a_clear_loser_is_pruned():
     worse = [x + 3.0 for x in base_rows]
     far = _rows_trial(study, 4, sum(worse) / 80, worse, tokens, finish=False)
     assert pruner.prune(study, far)
+
+
+def test_a_trial_kept_by_the_noise_rule_says_so_and_the_summary_names_it(tmp_path):
+    from sweep.pruning import KEPT_ATTR, NoiseAwarePruner, kept_trials
+
+    tokens = [10] * 8
+    base_rows = [20.0, 4.0, 15.0, 9.0, 30.0, 6.0, 11.0, 17.0]
+    pruner = NoiseAwarePruner(optuna.pruners.SuccessiveHalvingPruner(min_resource=4, reduction_factor=2),
+                              z=2.0, reduction_factor=2)
+    study = optuna.create_study(pruner=pruner)
+    _rows_trial(study, 4, 1.40, base_rows, tokens)
+
+    def reported(rows):
+        t = study.ask()
+        t.suggest_float("x", 0, 1)
+        rep = StudyReporter(t)
+        rep.report(4, sum(rows) / 80)
+        for key, attr in noise.as_attrs({"tokens": tokens, "main:4": rows}).items():
+            t.set_user_attr(key, attr)
+        return t, rep
+
+    noisy = [x + d for x, d in zip(base_rows, (5, -3, 4, -4, 6, -3, 3, -4), strict=True)]
+    close, rep = reported(noisy)
+    assert not rep.should_prune()  # successive halving alone would stop it (the test above)
+    assert study.trials[close.number].user_attrs[KEPT_ATTR] == [4]
+    assert pruner.kept == {}  # moved onto the trial, not kept in the process
+    far, rep = reported([x + 3.0 for x in base_rows])
+    assert rep.should_prune() and KEPT_ATTR not in study.trials[far.number].user_attrs
+    assert [t.number for t in kept_trials(study)] == [close.number]
+    study.tell(close, sum(noisy) / 80)
+    study.tell(far, state=TrialState.PRUNED)
+    # the summary names it (the trials themselves are bare asks: no params to print)
+    from sweep import engine
+
+    cfg = load_config([f"output_dir={tmp_path}", "pruner.noise_z=2"])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        engine.print_summary(engine.SweepSummary(cfg, study, None, {"finished": 3, "COMPLETE": 2, "PRUNED": 1,
+                                                                    "FAIL": 0}))
+    assert (f"noise rule (pruner.noise_z=2): the pruner would have stopped trials {close.number}, "
+            "but each was within noise") in out.getvalue()
 
 
 def test_one_eval_row_leaves_the_decision_to_the_base_pruner():
