@@ -256,9 +256,11 @@ def print_summary(s: SweepSummary, top: int = 5) -> None:
           f"({c['COMPLETE']} complete, {c['PRUNED']} pruned, {c['FAIL']} failed)", file=out)
     kept = pruning.kept_trials(s.study)
     if kept:
-        print(f"noise rule (pruner.noise_z={s.cfg.pruner.noise_z:g}): the pruner would have stopped trials "
-              f"{', '.join(str(t.number) for t in kept)}, but each was within noise of the rung's survivors "
-              "(paired standard errors on the same eval rows), so they went on", file=out)
+        shown = ", ".join(f"{t.number} (kept at step {', '.join(map(str, t.user_attrs[pruning.KEPT_ATTR]))}; "
+                          f"{t.state.name.lower()})" for t in kept[:10])
+        print(f"noise rule (pruner.noise_z): {len(kept)} trial(s) the pruner would have stopped were within noise "
+              f"of the rung's survivors (paired standard errors on the same eval rows) and went on: {shown}"
+              + (f" and {len(kept) - 10} more (trials.csv: kept_within_noise)" if len(kept) > 10 else ""), file=out)
     chosen = selection.choose(s.cfg, s.study)
     ranked = selection.complete(s.study)[:top]
     if chosen is not None and chosen.trial.number not in {t.number for t in ranked}:

@@ -23,6 +23,7 @@ from sweep.config import SweepConfig, to_plain
 from sweep.datasource import fingerprint
 from sweep.errors import ConfigError, Problem
 from sweep.processes import pid_alive
+from sweep.pruning import KEPT_ATTR
 from sweep.search_space import SearchSpace
 from sweep.trial_counts import INTERRUPTED, SURPLUS
 
@@ -145,7 +146,7 @@ def _fail_stale(study: optuna.Study) -> list[int]:
     for trial_id in failed:
         frozen = copy.deepcopy(storage.get_trial(trial_id))
         numbers.append(frozen.number)
-        if callback is not None:  # the retry inherits the user attrs, not the reason
-            frozen.user_attrs = {k: v for k, v in frozen.user_attrs.items() if k != "fail_reason"}
+        if callback is not None:  # the retry inherits the user attrs, not the reason nor what the pruner did
+            frozen.user_attrs = {k: v for k, v in frozen.user_attrs.items() if k not in ("fail_reason", KEPT_ATTR)}
             callback(study, frozen)
     return numbers

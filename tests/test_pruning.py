@@ -157,6 +157,8 @@ def test_a_trial_kept_by_the_noise_rule_says_so_and_the_summary_names_it(tmp_pat
     assert not rep.should_prune()  # successive halving alone would stop it (the test above)
     assert study.trials[close.number].user_attrs[KEPT_ATTR] == [4]
     assert pruner.kept == {}  # moved onto the trial, not kept in the process
+    pruner.kept[close.number] = 8  # kept again at a later rung: the steps add up
+    assert not rep.should_prune() and study.trials[close.number].user_attrs[KEPT_ATTR] == [4, 8]
     far, rep = reported([x + 3.0 for x in base_rows])
     assert rep.should_prune() and KEPT_ATTR not in study.trials[far.number].user_attrs
     assert [t.number for t in kept_trials(study)] == [close.number]
@@ -170,8 +172,8 @@ def test_a_trial_kept_by_the_noise_rule_says_so_and_the_summary_names_it(tmp_pat
     with contextlib.redirect_stdout(out):
         engine.print_summary(engine.SweepSummary(cfg, study, None, {"finished": 3, "COMPLETE": 2, "PRUNED": 1,
                                                                     "FAIL": 0}))
-    assert (f"noise rule (pruner.noise_z=2): the pruner would have stopped trials {close.number}, "
-            "but each was within noise") in out.getvalue()
+    assert "noise rule (pruner.noise_z): 1 trial(s) the pruner would have stopped were within noise" in out.getvalue()
+    assert f"went on: {close.number} (kept at step 4, 8; complete)" in out.getvalue()
 
 
 def test_one_eval_row_leaves_the_decision_to_the_base_pruner():

@@ -476,6 +476,7 @@ def test_a_trial_of_another_host_is_failed_by_the_heartbeat_and_retried(tmp_path
         assert t0.state == TrialState.RUNNING, "the live trial's heartbeat went stale"
         assert time.time() - started > 4.5  # only heartbeats sent while it ran kept it alive
         st._storage.set_trial_user_attr(t0._trial_id, "driver_node", "another-host")  # ran elsewhere
+        st._storage.set_trial_user_attr(t0._trial_id, "kept_within_noise", [50])  # as the noise rule marks it
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -492,6 +493,7 @@ def test_a_trial_of_another_host_is_failed_by_the_heartbeat_and_retried(tmp_path
     (retry,) = [t for t in st.trials if t.system_attrs.get("failed_trial") == 0]
     assert retry.params == params and retry.state == TrialState.COMPLETE
     assert "fail_reason" not in retry.user_attrs  # the retry does not inherit the reason
+    assert "kept_within_noise" not in retry.user_attrs  # nor what the noise rule did to the attempt
     assert trial_counts.counts(st)["finished"] == 1  # n_trials, the failed attempt not counted
 
 
