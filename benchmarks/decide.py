@@ -143,7 +143,7 @@ def decide(name: str, seeds: int = 100, workers: int = 2, out_dir: Path | None =
             "goals": {n: goals(on_table[n]) for n in judged} if counts else
             "not checked: " + ("seed noise unmeasured (fewer than two seeds)" if noise.get("median_final_sd_normalised")
                                is None else "seed noise above the threshold"),
-            "figures": {"table": on_table, "wsd slice": on_wsd}}
+            "figures": {"table": on_table, "wsd slice": on_wsd if on_wsd is not on_table else None}}
 
 
 def markdown(res: dict[str, Any]) -> str:
