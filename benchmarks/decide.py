@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,6 @@ from typing import Any
 from benchmarks import replay, run, schedules, tables
 from benchmarks.replay import Table
 
-SH2 = ("pruner=successive_halving", "pruner.min_resource=2")
 NOISE_CANDIDATES = ("engine(noise z=1.5)", "tpe+sh(rf=2,first=2E,noise z=1.5)")
 GOALS = {"vs_random": 0.5, "vs_asha": 0.75, "top5": 10.0}  # the issue's first goal
 
@@ -48,8 +46,7 @@ def contenders() -> list[replay.Contender]:
     """Random search, ASHA, and the suite's candidates the rules name (one definition each)."""
     from benchmarks import suite
 
-    named = {c.name: c for c in suite.candidate_defaults()}
-    return [*suite.baselines()[:2], *(named[n] for n in ("engine", "engine(branch)", *NOISE_CANDIDATES))]
+    return [*suite.baselines()[:2], *suite.named_candidates("engine", "engine(branch)", *NOISE_CANDIDATES)]
 
 
 def schedule_rule(table: Table) -> dict[str, Any]:
@@ -119,19 +116,12 @@ def decide(name: str, seeds: int = 100, workers: int = 2, out_dir: Path | None =
     runs = [r for c in table.configs.values() for r in c["seeds"].values()]
     has_rows, has_branches = any(r.get("rows") for r in runs), any(r.get("branch_curve") for r in runs)
     scheds = {c["values"].get(schedules.SCHED) for c in table.configs.values()}
-    before = os.environ.get(replay.CRN_ENV)
-    os.environ[replay.CRN_ENV] = "1"  # read by the replay worker processes as they load a table
-    try:
+    with replay.common_random_numbers():  # the replay worker processes read it as they load a table
         on_table = _replays(path, seeds, workers)
         on_wsd = on_table if scheds == {"wsd"} else None
         if "wsd" in scheds and len(scheds) > 1:
             with tempfile.TemporaryDirectory(prefix="decide-") as tmp:
                 on_wsd = _replays(schedules.write_slice(raw, name, "wsd", out_dir or Path(tmp)), seeds, workers)
-    finally:
-        if before is None:
-            os.environ.pop(replay.CRN_ENV, None)
-        else:
-            os.environ[replay.CRN_ENV] = before
     noise = run.seed_noise(table) or {}
     counts = noise.get("median_final_sd_normalised", math.inf) < replay.THRESHOLD
     nr = noise_rule(on_table, on_wsd, has_rows)

@@ -29,13 +29,14 @@ Contenders (all built from this project's code paths or the libraries' own class
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import statistics
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,21 @@ from benchmarks import task
 
 THRESHOLD = 0.02  # normalised regret of a "hit"
 CRN_ENV = "BENCH_REPLAY_CRN"
+
+
+@contextlib.contextmanager
+def common_random_numbers() -> Iterator[None]:
+    """Inside: every Table loaded (here and in replay worker processes, which inherit the
+    environment) replays with common random numbers; the variable is restored after."""
+    before = os.environ.get(CRN_ENV)
+    os.environ[CRN_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CRN_ENV, None)
+        else:
+            os.environ[CRN_ENV] = before
 LR = "learning_rate"
 TOP_K = 5
 

@@ -113,17 +113,8 @@ def slice_replays(name: str, seeds: int = 100, workers: int = 2, out_dir: Path |
     ASHA with the cooldown branch, the engine (conf/ now), the engine with the branch and with
     the noise rule, and the noise rule over SH rf 2 from the second report; report seeds 10000..,
     common random numbers. Returns markdown."""
-    import os
-
-    before = os.environ.get(replay.CRN_ENV)
-    os.environ[replay.CRN_ENV] = "1"  # read by the replay worker processes when they load a slice
-    try:
+    with replay.common_random_numbers():  # the replay worker processes read it when they load a slice
         return _slices(name, seeds, workers, out_dir)
-    finally:
-        if before is None:
-            os.environ.pop(replay.CRN_ENV, None)
-        else:
-            os.environ[replay.CRN_ENV] = before
 
 
 def _slices(name: str, seeds: int, workers: int, out_dir: Path | None) -> str:
@@ -133,9 +124,8 @@ def _slices(name: str, seeds: int, workers: int, out_dir: Path | None) -> str:
     from benchmarks import suite
 
     raw = json.loads(tables.load_spec(name).table_path.read_text())
-    named = {c.name: c for c in suite.candidate_defaults()}
-    contenders = [*suite.baselines(), *(named[n] for n in ("engine", "engine(branch)", "engine(noise z=1.5)",
-                                                           "tpe+sh(rf=2,first=2E,noise z=1.5)"))]
+    contenders = [*suite.baselines(), *suite.named_candidates("engine", "engine(branch)", "engine(noise z=1.5)",
+                                                             "tpe+sh(rf=2,first=2E,noise z=1.5)")]
     folder = out_dir or Path(tempfile.mkdtemp(prefix="sched-slices-"))
     lines = ["| schedule (its own oracle) | hits | " + " | ".join(c.name for c in contenders) + " |",
              "|---|---:|" + "---:|" * len(contenders)]

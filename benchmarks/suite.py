@@ -102,6 +102,12 @@ def candidate_defaults() -> list[Contender]:
     ]
 
 
+def named_candidates(*names: str) -> list[Contender]:
+    """The candidate defaults called `names`, in that order (one definition of each, here)."""
+    by_name = {c.name: c for c in candidate_defaults()}
+    return [by_name[n] for n in names]
+
+
 CANDIDATE_FILTER: list[str] | None = None  # --candidates
 
 

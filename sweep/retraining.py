@@ -221,8 +221,9 @@ def train_finalists(cfg: SweepConfig, space: SearchSpace, study: Any) -> list[in
     (only the reruns not recorded yet: a resumed sweep trains what is missing) and record each
     final eval loss on the study (sweep.finalists). Returns the finalists' numbers."""
     chosen, todo = finalists.todo(cfg, study)
-    running = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))]
-    if todo and running:  # another process's trials may still change who the finalists are
+    running = todo and [t.number for t in study.get_trials(deepcopy=False,
+                                                            states=(TrialState.RUNNING, TrialState.WAITING))]
+    if running:  # another process's trials may still change who the finalists are
         print(f"finalists: not trained yet, trials {running} are still running (the last sweep to finish, or a "
               "resume, trains them)", file=sys.stderr)
         return [t.number for t in chosen]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -408,3 +409,14 @@ def test_causes_say_unmeasured_on_a_table_with_one_seed(tmp_path):
     assert d["noise_above_threshold"] == "unmeasured" and d["within_noise_of_best"] is None
     assert not d["counts_for_goals"]
     assert "| 1 / - | unmeasured | no |" in causes.markdown({"one": d})
+
+
+def test_common_random_numbers_are_on_inside_and_restored_after(monkeypatch):
+    monkeypatch.setenv(replay.CRN_ENV, "0")
+    with replay.common_random_numbers():
+        assert replay.Table.load(tables.load_spec("smollm2_chat_sched").table_path).crn
+    assert os.environ[replay.CRN_ENV] == "0"
+    monkeypatch.delenv(replay.CRN_ENV)
+    with replay.common_random_numbers():
+        pass
+    assert replay.CRN_ENV not in os.environ
